@@ -1,0 +1,1 @@
+//! PracticeBox service library.

@@ -1,0 +1,2 @@
+//! PracticeBox front panel devices.
+#![forbid(unsafe_code)]

@@ -1,0 +1,15 @@
+//! A strict stand-in of the eHealth platform for tests and the demo.
+//!
+//! It speaks the same wire protocol as the real services (SOAP 1.1 over HTTP and HTTPS on loopback:
+//! the I.AM STS, eHealthBox consultation and publication v3, the ETK depot) and checks what the real
+//! platform checks: WS-Security signatures, timestamps, SAML holder-of-key tokens and certificates.
+//!
+//! # Layout
+//! - [`clock`]: the simulator's controllable clock.
+//! - [`wire`]: what an operation handler returns: a SOAP reply with attachments, or a platform fault.
+//! - [`caller`]: the authenticated identity behind a request, taken from a verified token.
+#![forbid(unsafe_code)]
+
+pub mod caller;
+pub mod clock;
+pub mod wire;

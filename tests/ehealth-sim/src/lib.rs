@@ -9,9 +9,13 @@
 //! - [`wire`]: what an operation handler returns: a SOAP reply with attachments, or a platform fault.
 //! - [`caller`]: the authenticated identity behind a request, taken from a verified token.
 //! - [`pki`]: the test PKI (CAs, STS, ETK-RA, TLS, doctors' keystores), deterministic from a seed.
+//! - [`sts`]: the I.AM STS, issuing SAML 1.1 holder-of-key assertions over WS-Trust.
+//! - [`security`]: the token and signature checks on every eHealthBox and publication call.
 #![forbid(unsafe_code)]
 
 pub mod caller;
 pub mod clock;
 pub mod pki;
+pub mod security;
+pub mod sts;
 pub mod wire;

@@ -11,10 +11,12 @@
 //! - [`pki`]: the test PKI (CAs, STS, ETK-RA, TLS, doctors' keystores), deterministic from a seed.
 //! - [`sts`]: the I.AM STS, issuing SAML 1.1 holder-of-key assertions over WS-Trust.
 //! - [`security`]: the token and signature checks on every eHealthBox and publication call.
+//! - [`peer`]: a signed-request client of the simulator, for its tests and its `send` command.
 #![forbid(unsafe_code)]
 
 pub mod caller;
 pub mod clock;
+pub mod peer;
 pub mod pki;
 pub mod security;
 pub mod sts;

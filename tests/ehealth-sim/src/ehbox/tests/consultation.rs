@@ -189,8 +189,8 @@ fn foreign_box_id_gets_810() {
     let caller = doctor(DOCTOR_A);
     let options = ConsultationOptions::default();
 
-    let refused = consult(&mut platform, &caller, &request, later(0), &options);
-    let fault = refused.expect_err("no access yet");
+    let without_access = consult(&mut platform, &caller, &request, later(0), &options);
+    let fault = without_access.expect_err("no access yet");
     assert_eq!(fault.code, "810");
     assert_eq!(fault.kind, FaultKind::Business);
 
@@ -541,6 +541,12 @@ fn unknown_operation_rejected() {
     );
 
     assert_eq!(fault_code(result), "SOA-03006");
+}
+
+#[test]
+fn platform_is_send() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Platform>();
 }
 
 #[test]

@@ -6,7 +6,7 @@ use crate::ehbox::xml::decode_base64;
 const DOCUMENT_BYTES: &[u8] = b"\x30\x82\x01\x00 sealed-looking document bytes";
 const ANNEX_BYTES: &[u8] = b"%PDF-1.7 annex";
 
-/// A message to doctor A with an annex, free text and a patient INSZ.
+/// Creates a message to doctor A with an annex, free text and a patient INSZ.
 fn rich_message() -> NewMessage {
     let mut message = letter(&doctor_box(DOCTOR_A), DOCUMENT_BYTES);
     message.publication_id = Some("pub-0001".to_owned());

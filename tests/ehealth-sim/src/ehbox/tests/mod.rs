@@ -52,7 +52,7 @@ pub(super) fn hospital_box() -> BoxKey {
     BoxKey::organisation("71000436", "NIHII", "HOSPITAL", "HOSPITAL")
 }
 
-/// A platform with the personal boxes of doctors A and B, owned by named users.
+/// Creates a platform with the personal boxes of doctors A and B, owned by named users.
 pub(super) fn platform() -> Platform {
     let mut platform = Platform::new(PlatformConfig::default());
     for (ssin, first, last) in [(DOCTOR_A, "Jan", "Peeters"), (DOCTOR_B, "Marie", "Dubois")] {
@@ -83,7 +83,7 @@ pub(super) fn hospital_sender() -> Sender {
     }
 }
 
-/// A plain DOCUMENT from the hospital to `to`.
+/// Creates a plain DOCUMENT from the hospital to `to`.
 pub(super) fn letter(to: &BoxKey, content: &[u8]) -> NewMessage {
     NewMessage::document(
         hospital_sender(),

@@ -145,6 +145,9 @@ pub enum Variant {
     ExpiresSoon,
     /// Two encryption keys: an older one, issued a year before the current one, and the current
     /// one. Both are in the keystore.
+    ///
+    /// NOTE: the current authentication key signs both encryption certificates. After a real
+    /// renewal the older one was signed by the previous authentication key (same subject DN).
     TwoEncryptionKeys,
     /// A normal keystore, but the password file written beside it contains a wrong password.
     WrongPassword,

@@ -82,7 +82,7 @@ impl<'a, 'input> IdIndex<'a, 'input> {
         self.elements.len()
     }
 
-    /// Whether the document has no ID at all.
+    /// Checks whether the document has no ID at all.
     pub fn is_empty(&self) -> bool {
         self.elements.is_empty()
     }
@@ -104,7 +104,7 @@ pub fn id_values<'a>(element: Node<'a, '_>) -> impl Iterator<Item = &'a str> {
         .map(|attribute| attribute.value())
 }
 
-/// Whether an attribute with this namespace and local name is an ID attribute.
+/// Checks whether an attribute with this namespace and local name is an ID attribute.
 fn is_id_attribute(namespace: Option<&str>, name: &str) -> bool {
     match namespace {
         Some(uri) => uri == ns::WSU && name == "Id",

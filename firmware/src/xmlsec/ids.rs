@@ -5,6 +5,9 @@
 //! document: a signature verifier that picks "the first" of two equal IDs is open to signature
 //! wrapping, so a duplicate is an error here rather than a choice. No other attribute (such as
 //! `xml:id` or a namespaced `Id` outside wsu) makes an element addressable.
+//!
+//! NOTE: eHealthBox payloads use unqualified `Id` attributes of their own, so a payload that
+//! repeats such a value makes the whole envelope fail verification.
 
 use std::collections::HashMap;
 

@@ -7,6 +7,9 @@
 //! - CanonicalizationMethod exclusive C14N without comments, with an optional PrefixList;
 //! - Reference transforms: an optional enveloped-signature transform followed by exclusive C14N.
 //!
+//! NOTE: `ecdsa-sha256`, which eHealth accepts from holders of EC keys, is not supported, so an
+//! EC key (such as on a newer eID card) cannot sign or be verified here yet.
+//!
 //! References must be same-document ID references (`URI="#id"`), resolved strictly by
 //! [`IdIndex`](super::ids::IdIndex). Verification returns the signed elements as tree nodes so
 //! that the caller can check that the element it consumes is the element that was signed.

@@ -8,8 +8,10 @@
 //! - [`clock`]: the simulator's controllable clock.
 //! - [`wire`]: what an operation handler returns: a SOAP reply with attachments, or a platform fault.
 //! - [`caller`]: the authenticated identity behind a request, taken from a verified token.
+//! - [`mail`]: realistic Belgian practice mail (Medidoc, HealthOne, KMEHR, PDF) to fill the boxes.
 #![forbid(unsafe_code)]
 
 pub mod caller;
 pub mod clock;
+pub mod mail;
 pub mod wire;

@@ -9,11 +9,13 @@
 //! - [`wire`]: what an operation handler returns: a SOAP reply with attachments, or a platform fault.
 //! - [`caller`]: the authenticated identity behind a request, taken from a verified token.
 //! - [`ehbox`]: the eHealthBox platform state and the consultation and publication operations.
+//! - [`mail`]: realistic Belgian practice mail (Medidoc, HealthOne, KMEHR, PDF) to fill the boxes.
 //! - [`pki`]: the test PKI (CAs, STS, ETK-RA, TLS, doctors' keystores), deterministic from a seed.
 #![forbid(unsafe_code)]
 
 pub mod caller;
 pub mod clock;
 pub mod ehbox;
+pub mod mail;
 pub mod pki;
 pub mod wire;

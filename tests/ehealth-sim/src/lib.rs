@@ -10,6 +10,9 @@
 //! - [`caller`]: the authenticated identity behind a request, taken from a verified token.
 #![forbid(unsafe_code)]
 
+pub mod ber;
 pub mod caller;
 pub mod clock;
+pub mod etk;
+pub mod seal;
 pub mod wire;

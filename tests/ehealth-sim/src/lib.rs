@@ -8,11 +8,13 @@
 //! - [`clock`]: the simulator's controllable clock.
 //! - [`wire`]: what an operation handler returns: a SOAP reply with attachments, or a platform fault.
 //! - [`caller`]: the authenticated identity behind a request, taken from a verified token.
+//! - [`pki`]: the test PKI (CAs, STS, ETK-RA, TLS, doctors' keystores), deterministic from a seed.
 #![forbid(unsafe_code)]
 
 pub mod ber;
 pub mod caller;
 pub mod clock;
 pub mod etk;
+pub mod pki;
 pub mod seal;
 pub mod wire;

@@ -403,3 +403,6 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod http_tests;

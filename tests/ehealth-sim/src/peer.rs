@@ -258,8 +258,8 @@ impl Peer {
     }
 
     /// Requests a token from the STS: the request is signed with `authenticating`, and `holder`
-    /// is the holder-of-key. When the STS answers with a sign challenge, the answer is signed with
-    /// `holder`. Returns the assertion as received.
+    /// is the holder-of-key. When the STS replies with a sign challenge, the response is signed
+    /// with `holder`. Returns the assertion as received.
     pub async fn request_token(
         &self,
         authenticating: &Credential,

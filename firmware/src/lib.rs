@@ -1,3 +1,4 @@
 //! PracticeBox service library.
 
+pub mod eid;
 pub mod xmlsec;

@@ -10,12 +10,12 @@ use sha2::{Digest, Sha384};
 use x509_cert::Certificate;
 use zeroize::Zeroizing;
 
+use super::EidError;
 use super::apdu::{self, SW_OK};
 use super::crypto::{self, HashAlgorithm, PublicKey, TrustAnchors};
 use super::identity::{Address, AppletVersion, CardData, Identity};
 use super::pin::{self, PinpadLanguage};
 use super::transport::{CardChannel, CardTransport, TransportError};
-use super::EidError;
 
 /// Bytes asked for per READ BINARY. Staying below 256 keeps older readers working; a shorter
 /// answer marks the end of the file.
@@ -82,10 +82,7 @@ impl EidFile {
 }
 
 fn path_text(path: &[u8]) -> String {
-    path.chunks(2)
-        .map(apdu::hex)
-        .collect::<Vec<_>>()
-        .join("/")
+    path.chunks(2).map(apdu::hex).collect::<Vec<_>>().join("/")
 }
 
 /// A hash to sign, computed off-card over the mandate document.
@@ -344,11 +341,17 @@ impl<T: CardTransport> EidCard<T> {
             }
             Ok(())
         })?;
-        let [identity_file, identity_signature, address_file, address_signature, photo, rrn_file] =
-            <[Vec<u8>; 6]>::try_from(files).map_err(|_| EidError::CardStatus {
-                command: "READ BINARY",
-                sw: 0,
-            })?;
+        let [
+            identity_file,
+            identity_signature,
+            address_file,
+            address_signature,
+            photo,
+            rrn_file,
+        ] = <[Vec<u8>; 6]>::try_from(files).map_err(|_| EidError::CardStatus {
+            command: "READ BINARY",
+            sw: 0,
+        })?;
 
         let rrn = crypto::parse_certificate(&rrn_file, "RRN")?;
         crypto::verify_issued_by_root(&rrn, "RRN", anchors, now)
@@ -488,7 +491,10 @@ impl<T: CardTransport> EidCard<T> {
     }
 }
 
-fn signature_input(applet: AppletVersion, digest: &MessageDigest) -> (u8, Vec<u8>, SignatureAlgorithm) {
+fn signature_input(
+    applet: AppletVersion,
+    digest: &MessageDigest,
+) -> (u8, Vec<u8>, SignatureAlgorithm) {
     match (applet, digest) {
         // Algorithm 08: the card builds the SHA-256 DigestInfo itself.
         (AppletVersion::V1_7, MessageDigest::Sha256(hash)) => {
@@ -524,7 +530,10 @@ fn finish_signature(
     };
     crypto::verify_card_signature(certificate, digest.bytes(), digest.algorithm(), &value)
         .map_err(EidError::CardSignatureInvalid)?;
-    tracing::info!(?algorithm, "mandate digest signed with the non-repudiation key");
+    tracing::info!(
+        ?algorithm,
+        "mandate digest signed with the non-repudiation key"
+    );
     Ok(NonRepudiationSignature {
         algorithm,
         value,
@@ -540,7 +549,22 @@ pub fn is_belgian_atr(atr: &[u8]) -> bool {
     if atr == ATR_V1_8 {
         return true;
     }
-    let [0x3B, 0x98, _, 0x40, _, _, _, _, 0x01, 0x01, 0xAD, 0x13, last] = *atr else {
+    let [
+        0x3B,
+        0x98,
+        _,
+        0x40,
+        _,
+        _,
+        _,
+        _,
+        0x01,
+        0x01,
+        0xAD,
+        0x13,
+        last,
+    ] = *atr
+    else {
         return false;
     };
     last & 0xF0 == 0x10 || last == 0x21
@@ -556,7 +580,10 @@ fn select_applet(
         return Ok(());
     }
     let reason = if known_atr {
-        format!("the Belpic applet cannot be selected, status {:04X}", response.sw)
+        format!(
+            "the Belpic applet cannot be selected, status {:04X}",
+            response.sw
+        )
     } else {
         format!(
             "unknown ATR and the Belpic applet cannot be selected, status {:04X}",
@@ -770,12 +797,13 @@ fn pin_status(sw: u16) -> Result<(), EidError> {
             tracing::info!("eID PIN verified");
             Ok(())
         }
-        sw if sw & 0xFFF0 == 0x63C0 => {
+        sw if sw & 0xFFF0 == 0x63C0 && sw != 0x63C0 => {
             let tries_left = (sw & 0x000F) as u8;
             tracing::warn!(tries_left, "wrong eID PIN");
             Err(EidError::WrongPin { tries_left })
         }
-        apdu::SW_PIN_BLOCKED => {
+        // 63C0 answers the wrong PIN that used the last try; 6983 every VERIFY after it.
+        0x63C0 | apdu::SW_PIN_BLOCKED => {
             tracing::warn!("eID PIN is blocked");
             Err(EidError::PinBlocked)
         }
@@ -870,6 +898,7 @@ mod tests {
             Err(EidError::WrongPin { tries_left: 2 })
         ));
         assert!(matches!(pin_status(0x6983), Err(EidError::PinBlocked)));
+        assert!(matches!(pin_status(0x63C0), Err(EidError::PinBlocked)));
         assert!(pin_status(0x9000).is_ok());
     }
 }

@@ -5,8 +5,8 @@
 //! The production Belgian roots are not bundled: callers pass [`TrustAnchors`], so tests use the
 //! virtual card's test root and the appliance ships the real ones in its configuration.
 
-use der::{Decode, Encode};
 use der::asn1::ObjectIdentifier;
+use der::{Decode, Encode};
 use jiff::Timestamp;
 use p384::ecdsa::signature::hazmat::PrehashVerifier;
 use sha1::Sha1;
@@ -38,7 +38,9 @@ pub enum CryptoError {
     #[error("the {what} certificate is signed with unsupported algorithm {oid}")]
     UnsupportedAlgorithm { what: &'static str, oid: String },
     /// A certificate's signature does not verify with its issuer's key.
-    #[error("the signature on the {what} certificate ({subject}) does not verify with the key of {issuer}")]
+    #[error(
+        "the signature on the {what} certificate ({subject}) does not verify with the key of {issuer}"
+    )]
     BadCertificateSignature {
         what: &'static str,
         subject: String,
@@ -51,7 +53,9 @@ pub enum CryptoError {
     )]
     UntrustedIssuer { what: &'static str, issuer: String },
     /// The certificate is not valid at the given time.
-    #[error("the {what} certificate ({subject}) is not valid at {at}: valid from {not_before} to {not_after}")]
+    #[error(
+        "the {what} certificate ({subject}) is not valid at {at}: valid from {not_before} to {not_after}"
+    )]
     Expired {
         what: &'static str,
         subject: String,
@@ -91,12 +95,11 @@ impl TrustAnchors {
 
     /// Builds the set from a file of PEM `CERTIFICATE` blocks.
     pub fn from_pem(pem: &[u8]) -> Result<Self, CryptoError> {
-        let roots = Certificate::load_pem_chain(pem).map_err(|error| {
-            CryptoError::CertificateEncoding {
+        let roots =
+            Certificate::load_pem_chain(pem).map_err(|error| CryptoError::CertificateEncoding {
                 what: "trusted root",
                 reason: error.to_string(),
-            }
-        })?;
+            })?;
         Ok(Self { roots })
     }
 
@@ -231,7 +234,9 @@ pub fn verify_chain(
 
 fn check_is_ca(certificate: &Certificate, what: &'static str) -> Result<(), CryptoError> {
     let is_ca = matches!(
-        certificate.tbs_certificate().get_extension::<BasicConstraints>(),
+        certificate
+            .tbs_certificate()
+            .get_extension::<BasicConstraints>(),
         Ok(Some((_, BasicConstraints { ca: true, .. })))
     );
     if is_ca {
@@ -279,13 +284,12 @@ pub fn verify_certificate_signature(
         subject: certificate.tbs_certificate().subject().to_string(),
         issuer: issuer.tbs_certificate().subject().to_string(),
     };
-    let tbs = certificate
-        .tbs_certificate()
-        .to_der()
-        .map_err(|error| CryptoError::CertificateEncoding {
+    let tbs = certificate.tbs_certificate().to_der().map_err(|error| {
+        CryptoError::CertificateEncoding {
             what,
             reason: error.to_string(),
-        })?;
+        }
+    })?;
     let signature = certificate.signature().raw_bytes();
     let algorithm = certificate.signature_algorithm().oid;
     let key = PublicKey::of(issuer, "issuer")?;
@@ -336,9 +340,7 @@ pub fn verify_rrn_signature(
                 || rsa_verify::<Sha1>(key, &Sha1::digest(data), signature_file)
         }
         PublicKey::P384(key) => match der_length(signature_file) {
-            Some(length) => {
-                ecdsa_verify_der(key, &Sha384::digest(data), &signature_file[..length])
-            }
+            Some(length) => ecdsa_verify_der(key, &Sha384::digest(data), &signature_file[..length]),
             None => false,
         },
     };

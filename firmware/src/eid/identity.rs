@@ -193,7 +193,10 @@ impl Identity {
         Ok(Self {
             card_number: text(tag::CARD_NUMBER, "card number")?,
             chip_number: bytes_field(&fields, IDENTITY, tag::CHIP_NUMBER, "chip number")?,
-            validity_begin: dotted_date(&text(tag::VALIDITY_BEGIN, "validity begin")?, "validity begin")?,
+            validity_begin: dotted_date(
+                &text(tag::VALIDITY_BEGIN, "validity begin")?,
+                "validity begin",
+            )?,
             validity_end: dotted_date(&text(tag::VALIDITY_END, "validity end")?, "validity end")?,
             delivery_municipality: optional(tag::DELIVERY_MUNICIPALITY, "delivery municipality")?,
             insz,

@@ -41,7 +41,9 @@ pub enum EidError {
     #[error(transparent)]
     Transport(#[from] TransportError),
     /// The card is not a Belgian eID.
-    #[error("the card in the reader is not a Belgian eID ({reason}; ATR {atr}); insert a Belgian eID card")]
+    #[error(
+        "the card in the reader is not a Belgian eID ({reason}; ATR {atr}); insert a Belgian eID card"
+    )]
     NotBelgianEid { atr: String, reason: String },
     /// The applet version is neither 1.7 nor 1.8.
     #[error("eID applet version {version:#04x} is not supported; only applets 1.7 and 1.8 are")]
@@ -50,13 +52,17 @@ pub enum EidError {
     #[error("wrong PIN; {tries_left} tries left before the card blocks the PIN")]
     WrongPin { tries_left: u8 },
     /// The PIN is blocked; only the municipality can unblock it.
-    #[error("the eID PIN is blocked after 3 wrong tries; the card holder must have it unblocked at the municipality")]
+    #[error(
+        "the eID PIN is blocked after 3 wrong tries; the card holder must have it unblocked at the municipality"
+    )]
     PinBlocked,
     /// The typed PIN cannot be a Belgian eID PIN; nothing was sent to the card.
     #[error(transparent)]
     PinFormat(#[from] PinFormatError),
     /// The reader has no pinpad but pinpad entry was requested.
-    #[error("the reader has no pinpad (no FEATURE_VERIFY_PIN_DIRECT); type the PIN on the box instead")]
+    #[error(
+        "the reader has no pinpad (no FEATURE_VERIFY_PIN_DIRECT); type the PIN on the box instead"
+    )]
     PinpadUnavailable,
     /// The pinpad timed out waiting for the PIN.
     #[error("nobody typed the PIN on the reader's pinpad in time; try again")]
@@ -68,13 +74,19 @@ pub enum EidError {
     #[error("the PIN typed on the pinpad has a wrong length; a Belgian eID PIN has 4 to 12 digits")]
     PinpadPinLength,
     /// The identity file's RRN signature does not verify.
-    #[error("the identity data on the card is not signed by the National Register: {0}; the card may be forged or damaged")]
+    #[error(
+        "the identity data on the card is not signed by the National Register: {0}; the card may be forged or damaged"
+    )]
     IdentitySignatureInvalid(#[source] crypto::CryptoError),
     /// The address file's RRN signature does not verify.
-    #[error("the address data on the card is not signed by the National Register: {0}; the card may be forged or damaged")]
+    #[error(
+        "the address data on the card is not signed by the National Register: {0}; the card may be forged or damaged"
+    )]
     AddressSignatureInvalid(#[source] crypto::CryptoError),
     /// The photo does not match the hash in the signed identity file.
-    #[error("the photo on the card does not match the hash in the signed identity file; the card may be forged or damaged")]
+    #[error(
+        "the photo on the card does not match the hash in the signed identity file; the card may be forged or damaged"
+    )]
     PhotoHashMismatch,
     /// The RRN certificate does not chain to a configured root.
     #[error("the National Register (RRN) certificate on the card is not trusted: {0}")]
@@ -102,7 +114,9 @@ pub enum EidError {
     #[error("the card's signature does not verify with its non-repudiation certificate: {0}")]
     CardSignatureInvalid(#[source] crypto::CryptoError),
     /// The card refused to sign because the PIN was not verified directly before.
-    #[error("the card refused the signature (status {sw:04X}): the PIN must be verified directly before each non-repudiation signature")]
+    #[error(
+        "the card refused the signature (status {sw:04X}): the PIN must be verified directly before each non-repudiation signature"
+    )]
     SignatureRefused { sw: u16 },
     /// A file is not on the card.
     #[error("file {path} is not on the card (status {sw:04X})")]

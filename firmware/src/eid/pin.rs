@@ -109,8 +109,8 @@ pub fn pin_verify_structure(language: PinpadLanguage) -> Vec<u8> {
         0x00, 0x20, 0x00, 0x01, 0x08, 0x20, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
     ];
     let mut structure = vec![
-        0x1E, // bTimerOut: 30 s
-        0x1E, // bTimerOut2: 30 s
+        0x1E,                 // bTimerOut: 30 s
+        0x1E,                 // bTimerOut2: 30 s
         0x89, // bmFormatString: byte units, PIN starts 1 byte in, left-justified, BCD
         0x47, // bmPINBlockString: 4-bit length field, 7-byte PIN area
         0x04, // bmPINLengthFormat: the length is the low nibble of the first byte
@@ -214,7 +214,10 @@ mod tests {
     fn verify_structure_layout() {
         let structure = pin_verify_structure(PinpadLanguage::Dutch);
         assert_eq!(structure.len(), 19 + 13);
-        assert_eq!(&structure[..9], &[0x1E, 0x1E, 0x89, 0x47, 0x04, 0x0C, 0x04, 0x02, 0x01]);
+        assert_eq!(
+            &structure[..9],
+            &[0x1E, 0x1E, 0x89, 0x47, 0x04, 0x0C, 0x04, 0x02, 0x01]
+        );
         assert_eq!(&structure[9..11], &[0x13, 0x08]);
         assert_eq!(&structure[15..19], &[0x0D, 0x00, 0x00, 0x00]);
         assert_eq!(&structure[19..24], &[0x00, 0x20, 0x00, 0x01, 0x08]);

@@ -244,4 +244,3 @@ fn map_error(operation: &'static str, error: pcsc::Error) -> TransportError {
         source => TransportError::Pcsc { operation, source },
     }
 }
-

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TlvError {
     /// A length runs past the end of the file.
-    #[error("tag {tag:#04x} at offset {offset} declares {length} bytes but only {available} remain")]
+    #[error(
+        "tag {tag:#04x} at offset {offset} declares {length} bytes but only {available} remain"
+    )]
     Overrun {
         tag: u8,
         offset: usize,
@@ -38,9 +40,9 @@ pub fn parse(file: &[u8]) -> Result<BTreeMap<u8, Vec<u8>>, TlvError> {
 
         let mut length = 0usize;
         loop {
-            let byte = *file
-                .get(offset)
-                .ok_or(TlvError::Truncated { offset: field_start })?;
+            let byte = *file.get(offset).ok_or(TlvError::Truncated {
+                offset: field_start,
+            })?;
             offset += 1;
             length += usize::from(byte);
             if byte != 0xFF {

@@ -21,9 +21,7 @@ impl Response {
     /// Splits a raw response (data followed by two status bytes).
     pub fn from_bytes(raw: &[u8]) -> Result<Self, TransportError> {
         if raw.len() < 2 {
-            return Err(TransportError::Malformed {
-                length: raw.len(),
-            });
+            return Err(TransportError::Malformed { length: raw.len() });
         }
         let (data, sw) = raw.split_at(raw.len() - 2);
         Ok(Self {

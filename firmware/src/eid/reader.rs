@@ -190,8 +190,36 @@ impl CardChannel for BorrowedCard<'_> {
 fn transmit_on(card: &pcsc::Card, command: &[u8]) -> Result<Response, TransportError> {
     let mut buffer = zeroize::Zeroizing::new([0u8; pcsc::MAX_BUFFER_SIZE]);
     match card.transmit(command, &mut buffer[..]) {
+        Ok(raw) if raw.len() < 2 => Err(after_short_response(card, raw.len())),
         Ok(raw) => Response::from_bytes(raw),
         Err(error) => Err(after_failure(card, "SCardTransmit", error)),
+    }
+}
+
+/// How long to watch the reader after a response without status word: pcscd notices a pulled
+/// card at its next presence poll, about every 400 ms for vpcd and serial readers.
+const REMOVAL_GRACE: Duration = Duration::from_millis(1500);
+
+/// Maps a response without status word. pcscd returns one when the card vanishes in the middle
+/// of the exchange (verified with vpcd), so watch the card status for a moment before calling
+/// the response malformed.
+fn after_short_response(card: &pcsc::Card, length: usize) -> TransportError {
+    let deadline = Instant::now() + REMOVAL_GRACE;
+    loop {
+        let present = match card.status2_owned() {
+            Ok(status) => status.status().contains(pcsc::Status::PRESENT),
+            Err(error) => !matches!(
+                map_card_error("SCardStatus", error),
+                TransportError::CardRemoved
+            ),
+        };
+        if !present {
+            return TransportError::CardRemoved;
+        }
+        if Instant::now() >= deadline {
+            return TransportError::Malformed { length };
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 

@@ -192,12 +192,12 @@ impl VirtualCard {
         if self.removed {
             return Reply::Removed;
         }
-        if let (Some(Removal::OnInstruction(ins)), Some(actual)) = (self.removal, command.get(1)) {
-            if ins == *actual {
-                self.removed = true;
-                self.session = Session::default();
-                return Reply::Removed;
-            }
+        if let (Some(Removal::OnInstruction(ins)), Some(actual)) = (self.removal, command.get(1))
+            && ins == *actual
+        {
+            self.removed = true;
+            self.session = Session::default();
+            return Reply::Removed;
         }
 
         let (mut data, sw) = self.dispatch(command);
@@ -298,7 +298,7 @@ impl VirtualCard {
     }
 
     fn select_path(&self, data: &[u8]) -> Option<(Option<u16>, Option<[u16; 2]>)> {
-        if data.is_empty() || data.len() % 2 != 0 {
+        if data.is_empty() || !data.len().is_multiple_of(2) {
             return None;
         }
         let mut fids: Vec<u16> = data

@@ -520,7 +520,7 @@ fn reader_doing_get_response_still_signs() {
     verify_with_certificate(&signature, &digest);
 }
 
-/// A reader that once answers `6B00` in the middle of a file, like some keypad-less readers.
+/// A reader that once returns `6B00` in the middle of a file, like some keypad-less readers.
 #[derive(Debug)]
 struct MidFileGlitch {
     inner: InProcessTransport,

@@ -221,7 +221,7 @@ impl CitizenCertificates {
             let Some(der) = der else { continue };
             let leaf = crypto::parse_certificate(der, what)?;
             crypto::verify_chain(&leaf, what, &ca, anchors, now)
-                .map_err(|source| EidError::CertificateUntrusted { what, source })?;
+                .map_err(|source| EidError::CertificateUntrusted { role: what, source })?;
         }
         Ok(())
     }
@@ -407,7 +407,7 @@ impl<T: CardTransport> EidCard<T> {
         what: &'static str,
     ) -> Result<Vec<u8>, EidError> {
         trimmed(self.read_file(file)?).ok_or_else(|| EidError::CertificateMissing {
-            what,
+            role: what,
             file: file.path_text(),
         })
     }
@@ -460,7 +460,7 @@ impl<T: CardTransport> EidCard<T> {
         };
         let certificate_der = trimmed(self.read_file(EidFile::NonRepudiationCertificate)?)
             .ok_or_else(|| EidError::CertificateMissing {
-                what: "non-repudiation",
+                role: "non-repudiation",
                 file: EidFile::NonRepudiationCertificate.path_text(),
             })?;
         let certificate = crypto::parse_certificate(&certificate_der, "non-repudiation")?;

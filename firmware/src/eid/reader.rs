@@ -234,8 +234,8 @@ fn control_on(card: &pcsc::Card, code: u32, input: &[u8]) -> Result<Vec<u8>, Tra
     }
 }
 
-/// Maps a failed exchange; when the error itself does not say the card is gone, the card
-/// status decides, because a card pulled mid-command may surface as a communication error.
+/// Maps a failed exchange. A card pulled mid-command may surface as a communication error, so
+/// when the error itself does not show that the card is gone, the card status decides.
 fn after_failure(card: &pcsc::Card, operation: &'static str, error: pcsc::Error) -> TransportError {
     let mapped = map_card_error(operation, error);
     if !matches!(mapped, TransportError::Pcsc { .. }) {

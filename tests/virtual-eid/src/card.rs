@@ -44,7 +44,7 @@ const PIN_TRIES: u8 = 3;
 /// When the card "leaves the reader" in the middle of an operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Removal {
-    /// Pulled out when a command with this instruction byte arrives, before answering it
+    /// Pulled out when a command with this instruction byte arrives, before replying
     /// (`0x2A` is PSO: COMPUTE DIGITAL SIGNATURE, `0xB0` READ BINARY).
     OnInstruction(u8),
 }
@@ -54,7 +54,7 @@ pub enum Removal {
 pub enum Reply {
     /// A response APDU: data and status word.
     Response(Vec<u8>),
-    /// The card is gone; nothing is answered.
+    /// The card is gone, so it sends no reply.
     Removed,
 }
 

@@ -8,8 +8,14 @@
 //! - [`clock`]: the simulator's controllable clock.
 //! - [`wire`]: what an operation handler returns: a SOAP reply with attachments, or a platform fault.
 //! - [`caller`]: the authenticated identity behind a request, taken from a verified token.
+//! - [`soap`]: SOAP 1.1 envelope parsing, dispatch and rendering of replies and faults.
+//! - [`knobs`]: deterministic fault injection, latency and wire-format settings.
+//! - [`request_log`]: the bounded log of served requests.
 #![forbid(unsafe_code)]
 
 pub mod caller;
 pub mod clock;
+pub mod knobs;
+pub mod request_log;
+pub mod soap;
 pub mod wire;

@@ -11,11 +11,13 @@
 //! - [`soap`]: SOAP 1.1 envelope parsing, dispatch and rendering of replies and faults.
 //! - [`knobs`]: deterministic fault injection, latency and wire-format settings.
 //! - [`request_log`]: the bounded log of served requests.
+//! - [`pki`]: the test PKI (CAs, STS, ETK-RA, TLS, doctors' keystores), deterministic from a seed.
 #![forbid(unsafe_code)]
 
 pub mod caller;
 pub mod clock;
 pub mod knobs;
+pub mod pki;
 pub mod request_log;
 pub mod soap;
 pub mod wire;

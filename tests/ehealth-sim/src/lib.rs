@@ -12,10 +12,12 @@
 //! - [`knobs`]: deterministic fault injection, latency and wire-format settings.
 //! - [`request_log`]: the bounded log of served requests.
 //! - [`pki`]: the test PKI (CAs, STS, ETK-RA, TLS, doctors' keystores), deterministic from a seed.
+//! - [`ehbox`]: the eHealthBox platform state and the consultation and publication operations.
 #![forbid(unsafe_code)]
 
 pub mod caller;
 pub mod clock;
+pub mod ehbox;
 pub mod knobs;
 pub mod pki;
 pub mod request_log;

@@ -13,12 +13,14 @@
 //! - [`request_log`]: the bounded log of served requests.
 //! - [`pki`]: the test PKI (CAs, STS, ETK-RA, TLS, doctors' keystores), deterministic from a seed.
 //! - [`ehbox`]: the eHealthBox platform state and the consultation and publication operations.
+//! - [`mail`]: realistic Belgian practice mail (Medidoc, HealthOne, KMEHR, PDF) to fill the boxes.
 #![forbid(unsafe_code)]
 
 pub mod caller;
 pub mod clock;
 pub mod ehbox;
 pub mod knobs;
+pub mod mail;
 pub mod pki;
 pub mod request_log;
 pub mod soap;

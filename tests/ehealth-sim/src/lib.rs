@@ -16,12 +16,15 @@
 //! - [`mail`]: realistic Belgian practice mail (Medidoc, HealthOne, KMEHR, PDF) to fill the boxes.
 #![forbid(unsafe_code)]
 
+pub mod ber;
 pub mod caller;
 pub mod clock;
 pub mod ehbox;
+pub mod etk;
 pub mod knobs;
 pub mod mail;
 pub mod pki;
 pub mod request_log;
+pub mod seal;
 pub mod soap;
 pub mod wire;

@@ -14,6 +14,8 @@
 //! - [`pki`]: the test PKI (CAs, STS, ETK-RA, TLS, doctors' keystores), deterministic from a seed.
 //! - [`ehbox`]: the eHealthBox platform state and the consultation and publication operations.
 //! - [`mail`]: realistic Belgian practice mail (Medidoc, HealthOne, KMEHR, PDF) to fill the boxes.
+//! - [`sts`]: the I.AM STS, issuing SAML 1.1 holder-of-key assertions over WS-Trust.
+//! - [`security`]: the token and signature checks on every eHealthBox and publication call.
 #![forbid(unsafe_code)]
 
 pub mod ber;
@@ -26,5 +28,7 @@ pub mod mail;
 pub mod pki;
 pub mod request_log;
 pub mod seal;
+pub mod security;
 pub mod soap;
+pub mod sts;
 pub mod wire;

@@ -132,13 +132,14 @@ struct KnobState {
 }
 
 impl Knobs {
-    /// Creates knobs with no injected faults, no latency and inline binary content.
+    /// Creates knobs with no injected faults, no latency and MTOM binary content.
     pub fn new(seed: u64) -> Self {
         let state = KnobState {
             rng: ChaCha20Rng::seed_from_u64(seed),
             rules: Vec::new(),
             latency: HashMap::new(),
-            binary_mode: BinaryMode::Inline,
+            // The platform's default: MTOM, as the consultation cookbook's MTOM policy suggests.
+            binary_mode: BinaryMode::Mtom,
             double_base64: false,
         };
         Self {

@@ -16,19 +16,28 @@
 //! - [`mail`]: realistic Belgian practice mail (Medidoc, HealthOne, KMEHR, PDF) to fill the boxes.
 //! - [`sts`]: the I.AM STS, issuing SAML 1.1 holder-of-key assertions over WS-Trust.
 //! - [`security`]: the token and signature checks on every eHealthBox and publication call.
+//! - [`etk`], [`seal`], [`ber`]: ETKs and sealed (end-to-end encrypted) messages.
+//! - [`etk_depot`]: the ETK depot service.
+//! - [`seed`]: filling doctors' boxes with realistic sealed mail.
+//! - [`server`]: the running simulator (HTTPS, HTTP and admin listeners).
+//! - [`admin`]: the admin JSON API.
 #![forbid(unsafe_code)]
 
 pub mod ber;
+pub mod admin;
 pub mod caller;
 pub mod clock;
 pub mod ehbox;
 pub mod etk;
+pub mod etk_depot;
 pub mod knobs;
 pub mod mail;
 pub mod pki;
 pub mod request_log;
 pub mod seal;
+pub mod seed;
 pub mod security;
+pub mod server;
 pub mod soap;
 pub mod sts;
 pub mod wire;

@@ -12,7 +12,7 @@ use quick_xml::escape::escape;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::wire::{Fault, FaultKind, SoapReply};
+use crate::wire::{Attachment, Fault, FaultKind, SoapReply};
 
 /// SOAP 1.1 envelope namespace.
 pub const SOAP11_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
@@ -426,10 +426,129 @@ fn multipart(boundary: &str, root_headers: &str, root: &str, reply: &SoapReply) 
     bytes
 }
 
+/// A parsed `multipart/related` message: the root part and the other parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Multipart {
+    /// The Content-Type of the root part.
+    pub root_content_type: String,
+    pub root: Vec<u8>,
+    /// The other parts, keyed by Content-ID without angle brackets.
+    pub parts: Vec<Attachment>,
+}
+
+/// Errors of reading a `multipart/related` body.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum MultipartError {
+    #[error("the Content-Type {0:?} has no boundary parameter")]
+    NoBoundary(String),
+    #[error("the multipart body has no part delimited by boundary {0:?}")]
+    NoParts(String),
+    #[error("a MIME part has no blank line after its headers")]
+    UnterminatedHeaders,
+    #[error("the start parameter names Content-ID {0:?}, which no part has")]
+    UnknownStart(String),
+}
+
+/// Returns the value of parameter `name` of a MIME Content-Type, unquoted.
+pub fn content_type_parameter(content_type: &str, name: &str) -> Option<String> {
+    content_type.split(';').skip(1).find_map(|parameter| {
+        let (key, value) = parameter.split_once('=')?;
+        if !key.trim().eq_ignore_ascii_case(name) {
+            return None;
+        }
+        Some(value.trim().trim_matches('"').to_owned())
+    })
+}
+
+/// Splits a `multipart/related` body (swaRef or MTOM) into its root and other parts.
+///
+/// The root is the part named by the `start` parameter, or the first part when there is none.
+pub fn parse_multipart(content_type: &str, body: &[u8]) -> Result<Multipart, MultipartError> {
+    let boundary = content_type_parameter(content_type, "boundary")
+        .filter(|boundary| !boundary.is_empty())
+        .ok_or_else(|| MultipartError::NoBoundary(content_type.to_owned()))?;
+    let delimiter = format!("--{boundary}");
+
+    let mut sections = Vec::new();
+    let mut rest = body;
+    let Some(first) = find(rest, delimiter.as_bytes()) else {
+        return Err(MultipartError::NoParts(boundary));
+    };
+    rest = &rest[first + delimiter.len()..];
+    while !rest.starts_with(b"--") {
+        let rest_of_line = find(rest, b"\r\n").map_or(rest.len(), |end| end + 2);
+        rest = &rest[rest_of_line..];
+        let end = find(rest, format!("\r\n{delimiter}").as_bytes()).unwrap_or(rest.len());
+        sections.push(&rest[..end]);
+        if end == rest.len() {
+            break;
+        }
+        rest = &rest[end + 2 + delimiter.len()..];
+    }
+    if sections.is_empty() {
+        return Err(MultipartError::NoParts(boundary));
+    }
+
+    let mut parts = Vec::new();
+    for section in sections {
+        parts.push(parse_part(section)?);
+    }
+    let root_index = match content_type_parameter(content_type, "start") {
+        Some(start) => {
+            let start = start
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_owned();
+            parts
+                .iter()
+                .position(|part| part.content_id == start)
+                .ok_or(MultipartError::UnknownStart(start))?
+        }
+        None => 0,
+    };
+    let root = parts.remove(root_index);
+    Ok(Multipart {
+        root_content_type: root.content_type,
+        root: root.bytes,
+        parts,
+    })
+}
+
+fn parse_part(section: &[u8]) -> Result<Attachment, MultipartError> {
+    let split = find(section, b"\r\n\r\n").ok_or(MultipartError::UnterminatedHeaders)?;
+    let headers = String::from_utf8_lossy(&section[..split]);
+    let mut content_id = String::new();
+    let mut content_type = String::new();
+    for line in headers.lines() {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        if name.trim().eq_ignore_ascii_case("Content-ID") {
+            content_id = value
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_owned();
+        } else if name.trim().eq_ignore_ascii_case("Content-Type") {
+            content_type = value.to_owned();
+        }
+    }
+    Ok(Attachment {
+        content_id,
+        content_type,
+        bytes: section[split + 4..].to_vec(),
+    })
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::Attachment;
 
     fn request(body: &str) -> String {
         format!(
@@ -587,6 +706,30 @@ mod tests {
         );
         assert!(
             text.contains("Content-Type: application/xop+xml; charset=UTF-8; type=\"text/xml\"")
+        );
+    }
+
+    #[test]
+    fn multipart_round_trip() {
+        for mode in [BinaryMode::SwaRef, BinaryMode::Mtom] {
+            let body = render_reply(&reply_with_attachment(), mode);
+            let parsed = parse_multipart(&body.content_type, &body.bytes).expect("parsable MIME");
+            assert!(
+                String::from_utf8_lossy(&parsed.root).starts_with("<?xml"),
+                "{mode:?}"
+            );
+            assert_eq!(parsed.parts.len(), 1, "{mode:?}");
+            assert_eq!(parsed.parts[0].content_id, "part-1@sim");
+            assert_eq!(parsed.parts[0].bytes, [0, 1, 2, 0xff, b'\r', b'\n']);
+        }
+    }
+
+    #[test]
+    fn multipart_without_boundary_is_rejected() {
+        let error = parse_multipart("multipart/related", b"").expect_err("no boundary");
+        assert_eq!(
+            error,
+            MultipartError::NoBoundary("multipart/related".to_owned())
         );
     }
 }

@@ -64,12 +64,12 @@ impl Credential {
         Ok(credential)
     }
 
-    /// The parsed certificate.
+    /// Returns the parsed certificate.
     pub fn certificate(&self) -> &Certificate {
         &self.certificate
     }
 
-    /// The certificate in DER.
+    /// Returns the certificate in DER.
     pub fn certificate_der(&self) -> &[u8] {
         &self.certificate_der
     }
@@ -81,7 +81,7 @@ impl Credential {
             .map_err(PkiError::Encoding)
     }
 
-    /// The RSA private key.
+    /// Returns the RSA private key.
     pub fn key(&self) -> &PrivateKey {
         &self.key
     }
@@ -105,12 +105,12 @@ impl Credential {
             .map_err(PkiError::KeyEncoding)
     }
 
-    /// The subject DN in RFC 4514 order (most specific attribute first).
+    /// Returns the subject DN in RFC 4514 order (most specific attribute first).
     pub fn subject(&self) -> String {
         self.certificate.tbs_certificate().subject().to_string()
     }
 
-    /// The serial number as a decimal string, the way eHealth keystores name encryption keys.
+    /// Returns the serial number in decimal, the form eHealth keystores use as encryption key alias.
     pub fn serial_decimal(&self) -> String {
         decimal_from_be_bytes(
             self.certificate
@@ -120,12 +120,12 @@ impl Credential {
         )
     }
 
-    /// Start of the validity period.
+    /// Returns the start of the validity period.
     pub fn not_before(&self) -> Timestamp {
         timestamp_of(self.certificate.tbs_certificate().validity().not_before)
     }
 
-    /// End of the validity period.
+    /// Returns the end of the validity period.
     pub fn not_after(&self) -> Timestamp {
         timestamp_of(self.certificate.tbs_certificate().validity().not_after)
     }
@@ -152,7 +152,7 @@ impl std::fmt::Debug for Credential {
 /// What a new certificate is for, which decides its extensions.
 #[derive(Debug, Clone)]
 pub(crate) enum Usage {
-    /// A CA; `path_len` limits the CAs below it.
+    /// A CA whose `path_len` limits the CAs below it.
     Authority { path_len: Option<u8> },
     /// An end-entity signing key (authentication, STS, ETK-RA).
     Signing,
@@ -255,7 +255,7 @@ pub(crate) fn decimal_from_be_bytes(bytes: &[u8]) -> String {
 
     let mut digits = Vec::new();
     while !number.is_empty() {
-        // Long division of the whole number by 10; the remainder is the next digit.
+        // Long division of the whole number by 10, whose remainder is the next digit.
         let mut remainder = 0u32;
         for byte in number.iter_mut() {
             let value = (remainder << 8) | u32::from(*byte);
@@ -430,7 +430,63 @@ impl BuilderProfile for FixedNames {
     }
 }
 
-/// Modulus size of a key in bits, for checks in tests.
+/// Returns the modulus size of a key in bits.
 pub fn modulus_bits(key: &PublicKey) -> usize {
     key.n().bit_width() as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use rand_chacha::rand_core::SeedableRng;
+
+    use super::*;
+
+    #[test]
+    fn decimal_conversion_matches_u128() {
+        let cases: [u128; 5] = [
+            0,
+            9,
+            10,
+            255,
+            19_088_378_040_904_364_161_854_366_057_849_601_424,
+        ];
+        for value in cases {
+            let bytes = value.to_be_bytes();
+            assert_eq!(decimal_from_be_bytes(&bytes), value.to_string());
+        }
+        assert_eq!(decimal_from_be_bytes(&[]), "0");
+    }
+
+    #[test]
+    fn random_serial_is_positive_16_bytes() {
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        for _ in 0..32 {
+            let serial = random_serial(&mut rng).unwrap();
+            let bytes = serial.as_bytes();
+            assert_eq!(bytes.len(), 16);
+            assert_eq!(bytes[0] & 0xc0, 0x40);
+        }
+    }
+
+    #[test]
+    fn name_prints_in_given_order() {
+        let text = "CN=SSIN=79021802145,OU=eHealth-platform Belgium,OU=AN EXAMPLE,\
+                    OU=SSIN=79021802145,O=Federal Government,C=BE";
+        let parsed = name(text).unwrap();
+        assert_eq!(parsed.to_string(), text);
+        // DER order is the reverse: the country comes first.
+        let first = parsed.iter().next().unwrap().to_string();
+        assert_eq!(first, "C=BE");
+    }
+
+    #[test]
+    fn name_error_names_input() {
+        let error = name("CN").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("invalid distinguished name \"CN\""),
+            "{error}"
+        );
+    }
 }

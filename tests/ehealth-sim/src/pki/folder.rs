@@ -9,7 +9,7 @@
 //!   `tls/ca.pem` (the root CA, the trust anchor for clients)
 //! - per doctor, in `doctors/<ssin>/`: the keystore `SSIN=<ssin> <yyyyMMdd-HHmmss>.acc-p12`,
 //!   `password.txt` (one line), `auth-cert.pem`, `auth-key.pem`, and per encryption key
-//!   `enc-<serial>.pem` and `enc-<serial>-key.pem`; for [`Variant::WrongPassword`] also
+//!   `enc-<serial>.pem` and `enc-<serial>-key.pem`, and for [`Variant::WrongPassword`] also
 //!   `correct-password.txt`
 //! - `manifest.json`: a [`Manifest`]
 //!
@@ -41,7 +41,7 @@ pub struct Manifest {
     pub issuing: CredentialFiles,
     pub sts: CredentialFiles,
     pub etk_ra: CredentialFiles,
-    /// `certificate` holds the server certificate followed by the issuing CA.
+    /// `certificate` contains the server certificate followed by the issuing CA.
     pub tls_server: CredentialFiles,
     /// The root CA certificate that TLS clients trust.
     pub tls_ca: String,
@@ -70,13 +70,13 @@ pub struct DoctorFiles {
     pub recognised_as_doctor: bool,
     pub variant: Variant,
     pub keystore: String,
-    /// Holds the keystore password, except for [`Variant::WrongPassword`].
+    /// Contains the keystore password, except for [`Variant::WrongPassword`].
     pub password_file: String,
     /// Only for [`Variant::WrongPassword`]: the password that does open the keystore.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correct_password_file: Option<String>,
     pub authentication: CredentialFiles,
-    /// Oldest first; `serial` is the keystore alias.
+    /// Encryption credentials, oldest first. `serial` is the keystore alias.
     pub encryption: Vec<CredentialFiles>,
 }
 
@@ -277,7 +277,7 @@ impl FolderWriter<'_> {
         {
             use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
             options.mode(mode);
-            // `mode` only applies to new files; an existing file keeps its mode otherwise.
+            // `mode` only applies to new files, so an existing file gets its mode set here.
             if path.exists() {
                 fs::set_permissions(&path, fs::Permissions::from_mode(mode)).map_err(io_error)?;
             }

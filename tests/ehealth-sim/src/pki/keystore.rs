@@ -1,15 +1,20 @@
 //! Writes PKCS#12 keystores in the legacy layout of the real eHealth keystores.
 //!
-//! The layout: one `pkcs8ShroudedKeyBag` per key, encrypted with pbeWithSHAAnd3-KeyTripleDES-CBC,
-//! in a plain `data` safe; all certificate bags in one `encryptedData` safe encrypted with
-//! pbeWithSHAAnd40BitRC2-CBC; an HMAC-SHA1 MAC over the whole. Each key bag and the certificate
-//! bag of its certificate carry `friendlyName` (the alias, as a BMPString) and `localKeyID`
-//! (ASCII `Time <epoch-ms>`); CA certificate bags carry their subject as `friendlyName`.
+//! The layout:
+//! - one `pkcs8ShroudedKeyBag` per key, encrypted with pbeWithSHAAnd3-KeyTripleDES-CBC, in a
+//!   plain `data` safe;
+//! - all certificate bags in one `encryptedData` safe, encrypted with pbeWithSHAAnd40BitRC2-CBC;
+//! - an HMAC-SHA1 MAC over both safes.
 //!
-//! p12-keystore 0.4.1 can write 3DES and RC2-40 files (its `PbeWithShaAnd40BitRc4Cbc` variant
-//! maps to the RC2-40 OID), but one writer uses one algorithm for both keys and certificates and
-//! draws salts from the thread RNG. So this module assembles the file from the `pkcs12` and
-//! `cms` types itself. Salts come from the caller's RNG, which makes the bytes reproducible.
+//! Each key bag and the certificate bag of its certificate carry `friendlyName` (the alias, as a
+//! BMPString) and `localKeyID` (ASCII `Time <epoch-ms>`). CA certificate bags carry their subject
+//! as `friendlyName`.
+//!
+//! p12-keystore 0.4.1 can write 3DES and RC2-40 files: `openssl pkcs12 -info -legacy` (OpenSSL
+//! 3.0.19) shows that its `PbeWithShaAnd40BitRc4Cbc` variant writes pbeWithSHA1And40BitRC2-CBC.
+//! But its writer applies one algorithm to both key and certificate bags and draws salts from the
+//! thread RNG. So this module assembles the file from the `pkcs12` and `cms` types itself, with
+//! salts from the caller's RNG, which makes the bytes reproducible from the seed.
 
 use cbc::cipher::block_padding::Pkcs7;
 use cbc::cipher::{BlockModeEncrypt, KeyIvInit};
@@ -56,7 +61,8 @@ pub struct KeystoreOptions {
 }
 
 impl Default for KeystoreOptions {
-    /// The counts observed in real eHealth keystores: 50 000 for the PBEs, 100 000 for the MAC.
+    /// Returns the counts observed in real eHealth keystores: 50 000 for the PBEs and 100 000
+    /// for the MAC.
     fn default() -> Self {
         Self {
             key_iterations: 50_000,
@@ -67,7 +73,7 @@ impl Default for KeystoreOptions {
 }
 
 impl KeystoreOptions {
-    /// Low counts that keep tests fast; the file layout and algorithms stay the same.
+    /// Returns low counts that keep tests fast. The file layout and algorithms stay the same.
     pub fn fast() -> Self {
         Self {
             key_iterations: 64,

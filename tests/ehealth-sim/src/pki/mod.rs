@@ -73,9 +73,10 @@ pub enum PkiError {
     },
 
     #[error(
-        "invalid doctor with INSZ {ssin}: first and last name must be non-empty and contain no `,+\"\\<>;=`"
+        "invalid name {name:?} of the doctor with INSZ {ssin}: use a non-empty name without \
+         any of , + \" \\ < > ; = #"
     )]
-    InvalidDoctorName { ssin: String },
+    InvalidDoctorName { ssin: String, name: String },
 
     #[error("duplicate doctor INSZ {ssin}: give each doctor its own INSZ")]
     DuplicateDoctor { ssin: String },
@@ -144,8 +145,11 @@ pub enum Variant {
     ExpiresSoon,
     /// Two encryption keys: an older one, issued a year before the current one, and the current
     /// one. Both are in the keystore.
+    ///
+    /// NOTE: the current authentication key signs both encryption certificates. After a real
+    /// renewal the older one was signed by the previous authentication key (same subject DN).
     TwoEncryptionKeys,
-    /// A normal keystore, but the password file written beside it holds a wrong password.
+    /// A normal keystore, but the password file written beside it contains a wrong password.
     WrongPassword,
     // TODO: an EC (P-384) variant: eHealth tooling may issue EC keys, and the client must then sign
     // with ECDSA. Needs p384 key generation here and EC key bags in the keystore writer.
@@ -190,12 +194,12 @@ impl DoctorSpec {
         self
     }
 
-    /// The name as it appears in the certificate: `FIRST LAST` in capitals.
+    /// Returns the name as it appears in the certificate: `FIRST LAST` in capitals.
     pub fn certificate_name(&self) -> String {
         format!("{} {}", self.first_name, self.last_name).to_uppercase()
     }
 
-    /// The authentication certificate subject, in RFC 4514 order.
+    /// Returns the authentication certificate subject in RFC 4514 order.
     pub fn subject(&self) -> String {
         let ssin = &self.ssin;
         format!(
@@ -217,10 +221,13 @@ impl DoctorSpec {
         let is_plain = |name: &str| {
             !name.trim().is_empty() && !name.chars().any(|c| ",+\"\\<>;=#".contains(c))
         };
-        if !is_plain(&self.first_name) || !is_plain(&self.last_name) {
-            return Err(PkiError::InvalidDoctorName {
-                ssin: self.ssin.clone(),
-            });
+        for name in [&self.first_name, &self.last_name] {
+            if !is_plain(name) {
+                return Err(PkiError::InvalidDoctorName {
+                    ssin: self.ssin.clone(),
+                    name: name.clone(),
+                });
+            }
         }
         Ok(())
     }
@@ -235,7 +242,7 @@ pub struct Keystore {
     pub bytes: Vec<u8>,
     /// The password that opens the file.
     pub password: String,
-    /// What the password file beside the keystore holds: the password, except for
+    /// Text of the password file beside the keystore: the password, except for
     /// [`Variant::WrongPassword`].
     pub password_file_text: String,
 }
@@ -256,15 +263,17 @@ pub struct Doctor {
     pub spec: DoctorSpec,
     /// Keystore alias `authentication`: signs WS-Security messages and is the SAML holder-of-key.
     pub authentication: Credential,
-    /// Encryption credentials, oldest first; each is aliased by its decimal serial.
+    /// Encryption credentials, oldest first. The keystore aliases each by its decimal serial.
     pub encryption: Vec<Credential>,
     pub keystore: Keystore,
 }
 
 impl Doctor {
-    /// The newest encryption credential, the one a fresh ETK publishes.
+    /// Returns the newest encryption credential, the one a fresh ETK publishes.
+    ///
+    /// Panics if `encryption` is empty, which [`TestPki::generate`] and [`TestPki::load_from`]
+    /// never produce.
     pub fn current_encryption(&self) -> &Credential {
-        // `generate` and `load_from` never build a doctor without an encryption credential.
         &self.encryption[self.encryption.len() - 1]
     }
 }
@@ -334,7 +343,8 @@ impl TestPki {
         Ok(pki)
     }
 
-    /// The CA certificates above a doctor's authentication certificate: issuing CA, then root.
+    /// Returns the CA certificates above a doctor's authentication certificate: issuing CA,
+    /// then root.
     pub fn ca_chain(&self) -> [&Credential; 2] {
         [&self.issuing, &self.root]
     }
@@ -445,9 +455,9 @@ impl TestPki {
     }
 }
 
-/// The preset of the demo: three doctors of a group practice, then one doctor per negative case
+/// Returns the demo preset: three doctors of a group practice, then one doctor per negative case
 /// (expired, expiring in 10 days, two encryption keys, wrong password file, not recognised as a
-/// doctor). Names are invented; INSZ and RIZIV numbers have valid check digits.
+/// doctor). Names are invented, and INSZ and RIZIV numbers have valid check digits.
 pub fn practice() -> Vec<DoctorSpec> {
     let doctor = |first: &str, last: &str, birth, serial, riziv| {
         let ssin = ids::insz_from_birth_date(birth, serial).unwrap_or_default();

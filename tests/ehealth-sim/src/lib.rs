@@ -23,8 +23,8 @@
 //! - [`admin`]: the admin JSON API.
 #![forbid(unsafe_code)]
 
-pub mod ber;
 pub mod admin;
+pub mod ber;
 pub mod caller;
 pub mod clock;
 pub mod ehbox;
@@ -35,8 +35,8 @@ pub mod mail;
 pub mod pki;
 pub mod request_log;
 pub mod seal;
-pub mod seed;
 pub mod security;
+pub mod seed;
 pub mod server;
 pub mod soap;
 pub mod sts;

@@ -58,8 +58,8 @@ pub enum PartialFailureStyle {
 
 /// Business and fault codes of the consultation operations.
 ///
-/// Only 810 is documented for eHealthBox; the other business codes are not public, so the
-/// defaults are guesses to be replaced when the official codes are known.
+/// Only 810 is documented for eHealthBox. The other business codes are not public, so their
+/// defaults are guesses until the official codes are known.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsultationCodes {
     /// Explicit `BoxId` the caller may not open.
@@ -132,12 +132,12 @@ impl Failure {
     }
 }
 
-/// A request that breaks the schema, reported with the configured SOA code.
+/// Creates the failure for a request that breaks the schema, with the configured SOA code.
 pub(crate) fn schema_violation(codes: &ConsultationCodes, message: impl Into<String>) -> Failure {
     schema_fault(&codes.schema_violation, message)
 }
 
-/// A schema violation fault with the given SOA code.
+/// Creates a schema violation fault with the given SOA code.
 pub(crate) fn schema_fault(code: &str, message: impl Into<String>) -> Failure {
     Failure::Fault(Fault::system(code, message, false))
 }
@@ -180,6 +180,8 @@ pub fn handle_consultation(
         "MoveMessageRequest" => folders::move_message(platform, caller, request, options),
         "DeleteMessageRequest" => folders::delete_message(platform, caller, request, now, options),
         "GetHistoryRequest" => folders::get_history(platform, caller, request, options),
+        // TODO: getMessageAcknowledgmentsStatus and the out-of-office operations (insertOoO,
+        // deleteOoO, getOoOList, and code 826 on sendMessage) are not simulated yet.
         other => Err(schema_violation(
             &options.codes,
             format!("consultation operation {other} is not supported by the simulator"),
@@ -191,7 +193,7 @@ pub fn handle_consultation(
     })
 }
 
-/// Turns a failure into the fault, or the status response, that `style` asks for.
+/// Turns a failure into a fault, or into a status response when `style` selects that.
 pub(crate) fn failure_reply(
     namespace: &str,
     operation: &str,
@@ -199,10 +201,27 @@ pub(crate) fn failure_reply(
     style: BusinessErrorStyle,
 ) -> Result<SoapReply, Fault> {
     match failure {
-        Failure::Fault(fault) => Err(fault),
+        Failure::Fault(fault) => {
+            tracing::info!(operation, code = %fault.code, message = %fault.message, "request rejected with a fault");
+            Err(fault)
+        }
         Failure::Business { code, message } => match style {
-            BusinessErrorStyle::Fault => Err(Fault::business(code, message)),
+            BusinessErrorStyle::Fault => {
+                tracing::info!(
+                    operation,
+                    code,
+                    message,
+                    "request rejected with a business fault"
+                );
+                Err(Fault::business(code, message))
+            }
             BusinessErrorStyle::Status => {
+                tracing::info!(
+                    operation,
+                    code,
+                    message,
+                    "request rejected with a status response"
+                );
                 let body = XmlWriter::response(namespace, &response_name(operation), &[], |w| {
                     write_status(w, &code, &message)
                 });

@@ -11,6 +11,7 @@ use super::consultation::{
     CONSULTATION_NS, ConsultationOptions, Failure, PartialFailureStyle, SUCCESS_MESSAGE,
     check_message_id, read_list_source, read_message_ids, resolve_box, schema_violation,
 };
+use super::full_message::folders_for_source;
 use super::model::{BoxKey, Folder};
 use super::platform::Platform;
 use super::render::{SUCCESS_CODE, write_status};
@@ -106,7 +107,7 @@ pub(crate) fn delete_message(
 
 /// getMessageHistory: the message itself followed by the acknowledgment and error messages in the
 /// same box that refer to it, oldest first.
-// NOTE: the schema only says "MessageId+"; which messages the real platform chains is not public.
+// NOTE: the schema only defines "MessageId+". Which messages the real platform chains is not public.
 pub(crate) fn get_history(
     platform: &mut Platform,
     caller: &Caller,
@@ -115,24 +116,12 @@ pub(crate) fn get_history(
 ) -> Result<SoapReply, Failure> {
     let key = resolve_box(platform, caller, request, &options.codes)?;
     let source = child_text(request, "Source").unwrap_or("INBOX");
-    let folders: &[Folder] = match source {
-        "INBOX" => &[Folder::Inbox],
-        "SENTBOX" => &[Folder::Sentbox],
-        "HISTORY" => &[
-            Folder::Inbox,
-            Folder::Sentbox,
-            Folder::BinInbox,
-            Folder::BinSentbox,
-        ],
-        other => {
-            return Err(schema_violation(
-                &options.codes,
-                format!(
-                    "Source {other:?} is not allowed for getMessageHistory; use INBOX, SENTBOX or HISTORY"
-                ),
-            ));
-        }
-    };
+    let folders = folders_for_source(source).ok_or_else(|| {
+        schema_violation(
+            &options.codes,
+            format!("Source {source:?} is not allowed for getMessageHistory; use INBOX, SENTBOX or HISTORY"),
+        )
+    })?;
     let message_id = check_message_id(
         child_text(request, "MessageId").unwrap_or(""),
         &options.codes,

@@ -30,8 +30,9 @@ pub const XOP_NS: &str = "http://www.w3.org/2004/08/xop/include";
 /// The content type of the MIME parts carrying document and annex content.
 const PART_CONTENT_TYPE: &str = "application/octet-stream";
 
-/// Which folders a getFullMessage `Source` searches. The schema allows INBOX, SENTBOX and HISTORY.
-fn folders_for_source(source: &str) -> Option<&'static [Folder]> {
+/// Returns the folders a getFullMessage or getMessageHistory `Source` searches. The schema allows
+/// INBOX, SENTBOX and HISTORY.
+pub(crate) fn folders_for_source(source: &str) -> Option<&'static [Folder]> {
     match source {
         "INBOX" => Some(&[Folder::Inbox]),
         "SENTBOX" => Some(&[Folder::Sentbox]),

@@ -90,6 +90,7 @@ pub(crate) fn get_all_ehboxes_messages_list(
 
     let mut keys = platform.granted_boxes(&caller.ssin);
     if let Some(personal) = platform.personal_box(caller) {
+        keys.retain(|key| *key != personal);
         keys.insert(0, personal);
     }
     if keys.is_empty() {

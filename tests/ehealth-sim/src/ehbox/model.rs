@@ -91,7 +91,7 @@ impl Folder {
         }
     }
 
-    /// Whether the folder is one of the two recycle bins.
+    /// Returns whether the folder is one of the two recycle bins.
     pub fn is_bin(self) -> bool {
         matches!(self, Folder::BinInbox | Folder::BinSentbox)
     }

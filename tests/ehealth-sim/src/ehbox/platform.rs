@@ -331,7 +331,7 @@ impl Platform {
     }
 
     /// Queues `message` for delivery into `key`'s INBOX right after the next getMessagesList page
-    /// served for that box, so the following page sees every index shifted by one.
+    /// served for that box. The following page then finds every index shifted by one.
     pub fn inject_after_next_list_page(
         &mut self,
         key: BoxKey,
@@ -451,7 +451,7 @@ impl Platform {
         self.boxes.get_mut(key)
     }
 
-    /// Whether `ssin` was granted access to `key` through the access table.
+    /// Returns whether `ssin` was granted access to `key` through the access table.
     pub(crate) fn has_granted_access(&self, ssin: &str, key: &BoxKey) -> bool {
         self.access
             .get(ssin)

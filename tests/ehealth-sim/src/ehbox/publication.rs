@@ -1,9 +1,9 @@
 //! eHealthBox publication v3: `SendMessageRequest`.
 //!
 //! A valid publication is accepted at once (status 100 only means "accepted"). The sender's
-//! SENTBOX gets its copy, each existing recipient box gets the message in its INBOX after the
-//! configured delay, and the sender's INBOX gets the PUBLISHED and RECEIVED acknowledgments it
-//! asked for plus one ERROR message naming the recipients whose box does not exist.
+//! SENTBOX gets its copy, and each existing recipient box gets the message in its INBOX after the
+//! configured delay. The sender's INBOX gets the PUBLISHED and RECEIVED acknowledgments it
+//! requested, plus one ERROR message naming the recipients whose box does not exist.
 
 use std::sync::Arc;
 
@@ -92,7 +92,7 @@ impl Default for PublicationOptions {
 /// Serves a `SendMessageRequest` for an authenticated caller.
 ///
 /// `attachments` are the MIME parts of the request, which `EncryptableBinaryContent` refers to by
-/// `cid:` (swaRef text or MTOM `xop:Include`); pass an empty slice for a plain SOAP request.
+/// `cid:` (swaRef text or MTOM `xop:Include`). Pass an empty slice for a plain SOAP request.
 pub fn handle_publication(
     platform: &mut Platform,
     caller: &Caller,

@@ -19,7 +19,7 @@ use crate::wire::Attachment;
 /// Identifier types accepted on the eHealthBox wire.
 const IDENTIFIER_TYPES: &[&str] = &["INSS", "NIHII", "CBE", "EHP"];
 
-/// Qualities the simulator knows; the real platform has about fifty.
+/// Recipient qualities the simulator accepts. The real platform has about fifty.
 pub const KNOWN_QUALITIES: &[&str] = &[
     "DOCTOR",
     "NURSE",
@@ -63,7 +63,7 @@ pub const KNOWN_QUALITIES: &[&str] = &[
     "IMAGING_TECHNOLOGIST",
 ];
 
-/// Organisation sub types the simulator knows.
+/// Organisation sub types the simulator accepts.
 pub const KNOWN_SUB_TYPES: &[&str] = &[
     "HOSPITAL",
     "PHARMACY",

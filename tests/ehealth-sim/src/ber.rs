@@ -577,7 +577,8 @@ fn normalise(
     }
 
     // Children are normalised into a buffer first, because their DER length is not known yet.
-    // NOTE: this copies contents once per nesting level; fine for ETKs and certificates.
+    // NOTE: this copies contents once per nesting level, which suits ETKs and certificates but
+    // not multi-megabyte messages.
     let mut contents = Vec::new();
     let end = if header.identifier == OCTET_STRING | CONSTRUCTED {
         join_segments(ber, &header, depth, &mut contents)?
@@ -712,8 +713,8 @@ fn write_header(out: &mut dyn Write, identifier: u8, len: usize) -> io::Result<(
 }
 
 /// An [`io::Write`] that wraps what it receives into primitive OCTET STRING segments of a fixed
-/// size. Full segments are written straight from the caller's buffer; only a partial segment is
-/// buffered.
+/// size. Full segments are written straight from the caller's buffer, and only a partial segment
+/// is buffered.
 struct SegmentWriter<'w> {
     out: &'w mut dyn Write,
     pending: Vec<u8>,
@@ -783,5 +784,331 @@ impl<D: sha2::digest::Update> Write for DigestWriter<D> {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cms::content_info::{CmsVersion, ContentInfo};
+    use cms::signed_data::{EncapsulatedContentInfo, SignedData, SignerInfos};
+    use der::asn1::{ObjectIdentifier, OctetString, SetOfVec};
+    use der::{Any, Decode, Encode, EncodingRules};
+
+    use super::*;
+
+    const ID_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.1");
+    const ID_SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
+
+    fn octets(value: &[u8], chunk_size: Option<usize>) -> Node<'_> {
+        Node::Octets {
+            identifier: OCTET_STRING,
+            value,
+            chunk_size,
+        }
+    }
+
+    /// A DER ContentInfo SignedData with `content` as its eContent and no signers.
+    fn signed_data_der(content: &[u8]) -> Vec<u8> {
+        let econtent = OctetString::new(content).expect("octet string");
+        let signed_data = SignedData {
+            version: CmsVersion::V1,
+            digest_algorithms: SetOfVec::default(),
+            encap_content_info: EncapsulatedContentInfo {
+                econtent_type: ID_DATA,
+                econtent: Some(Any::encode_from(&econtent).expect("any")),
+            },
+            certificates: None,
+            crls: None,
+            signer_infos: SignerInfos(SetOfVec::default()),
+        };
+        ContentInfo {
+            content_type: ID_SIGNED_DATA,
+            content: Any::encode_from(&signed_data).expect("any"),
+        }
+        .to_der()
+        .expect("encode")
+    }
+
+    #[test]
+    fn segments_split_at_chunk_size() {
+        for len in [0, 1, 999, 1000, 1001, 2500] {
+            let value = vec![0xA5; len];
+            let node = octets(&value, Some(1000));
+
+            let encoded = node.to_vec();
+
+            assert_eq!(encoded.len(), node.encoded_len(), "length {len}");
+            assert_eq!(&encoded[..2], &[0x24, 0x80], "length {len}");
+            assert_eq!(&encoded[encoded.len() - 2..], &[0, 0], "length {len}");
+            let decoded = OctetString::from_ber(&encoded).expect("der reads the BER");
+            assert_eq!(decoded.as_bytes(), value.as_slice(), "length {len}");
+            let normalised = ber_to_der(&encoded).expect("normalise");
+            assert_eq!(normalised, octets(&value, None).to_vec(), "length {len}");
+        }
+    }
+
+    #[test]
+    fn segment_count_matches_chunk_size() {
+        let value = vec![1u8; 2500];
+
+        let encoded = octets(&value, Some(1000)).to_vec();
+
+        // 2 header, 3 segments with 4-byte headers, 2 end-of-contents.
+        assert_eq!(encoded.len(), 2 + (4 + 1000) * 2 + (4 + 500) + 2);
+        assert_eq!(&encoded[2..6], &[0x04, 0x82, 0x03, 0xE8]);
+        assert_eq!(&encoded[2010..2014], &[0x04, 0x82, 0x01, 0xF4]);
+    }
+
+    #[test]
+    fn wrapped_node_matches_octets() {
+        let inner: Vec<u8> = (0..3000u32).map(|i| (i % 256) as u8).collect();
+        for chunk_size in [None, Some(1000), Some(7)] {
+            let wrapped = Node::Wrapped {
+                identifier: OCTET_STRING,
+                inner: Box::new(Node::encoded(inner.as_slice())),
+                chunk_size,
+            };
+
+            let expected = octets(&inner, chunk_size).to_vec();
+
+            assert_eq!(wrapped.to_vec(), expected, "chunk size {chunk_size:?}");
+            assert_eq!(
+                wrapped.encoded_len(),
+                expected.len(),
+                "chunk size {chunk_size:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn definite_tree_is_der() {
+        let value = vec![9u8; 300];
+        let tree = Node::definite(
+            0x30,
+            vec![octets(&value, None), Node::encoded(&[0x05, 0x00][..])],
+        );
+
+        let encoded = tree.to_vec();
+
+        let expected = der::asn1::Any::from_der(&encoded).expect("valid DER");
+        assert_eq!(expected.value().len(), 4 + 300 + 2);
+        assert_eq!(&encoded[..4], &[0x30, 0x82, 0x01, 0x32]);
+    }
+
+    #[test]
+    fn signed_data_round_trip() {
+        let content = vec![0x42; 2500];
+        let der = signed_data_der(&content);
+
+        let ber = der_to_ber(&der, &BerOptions::signed_data(1000)).expect("re-encode");
+
+        assert_eq!(&ber[..2], &[0x30, 0x80]);
+        assert_eq!(ber_to_der(&ber).expect("normalise"), der);
+        let content_info = ContentInfo::from_ber(&ber).expect("der reads the BER");
+        assert_eq!(content_info.content_type, ID_SIGNED_DATA);
+        let signed_data = content_info
+            .content
+            .decode_as_encoding::<SignedData>(EncodingRules::Ber)
+            .expect("SignedData");
+        assert_eq!(signed_data.version, CmsVersion::V1);
+        assert_eq!(signed_data.encap_content_info.econtent_type, ID_DATA);
+    }
+
+    #[test]
+    fn unselected_values_stay_der() {
+        let der = signed_data_der(b"short");
+
+        let ber = der_to_ber(&der, &BerOptions::signed_data(1000)).expect("re-encode");
+
+        // version, digestAlgorithms and signerInfos keep their DER bytes.
+        let tail = [0x31, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00];
+        assert!(ber.ends_with(&tail), "{ber:02x?}");
+        assert!(ber.windows(3).any(|window| window == [0x02, 0x01, 0x01]));
+    }
+
+    #[test]
+    fn everything_makes_all_constructed_indefinite() {
+        let der = signed_data_der(&[3u8; 50]);
+
+        let ber = der_to_ber(&der, &BerOptions::everything(10)).expect("re-encode");
+
+        assert_eq!(ber_to_der(&ber).expect("normalise"), der);
+        // The 50-byte eContent is split into five 10-byte segments.
+        let segment_headers = ber
+            .windows(2)
+            .filter(|window| *window == [0x04, 0x0A])
+            .count();
+        assert_eq!(segment_headers, 5);
+        assert!(ContentInfo::from_ber(&ber).is_ok());
+    }
+
+    #[test]
+    fn enveloped_data_path_chunks_implicit_string() {
+        // ContentInfo { OID, [0] { SEQUENCE { INTEGER 0, SET {}, SEQUENCE { OID, [0] IMPLICIT } } } }
+        let ciphertext = vec![0xEE; 40];
+        let encrypted_content_info = Node::definite(
+            0x30,
+            vec![
+                Node::encoded(ID_DATA.to_der().expect("oid")),
+                Node::Octets {
+                    identifier: 0x80,
+                    value: &ciphertext,
+                    chunk_size: None,
+                },
+            ],
+        );
+        let enveloped = Node::definite(
+            0x30,
+            vec![
+                Node::encoded(&[0x02, 0x01, 0x00][..]),
+                Node::encoded(&[0x31, 0x00][..]),
+                encrypted_content_info,
+            ],
+        );
+        let der = Node::definite(
+            0x30,
+            vec![
+                Node::encoded(ID_DATA.to_der().expect("oid")),
+                Node::definite(0xA0, vec![enveloped]),
+            ],
+        )
+        .to_vec();
+
+        let ber = der_to_ber(&der, &BerOptions::enveloped_data(16)).expect("re-encode");
+
+        let implicit_start = ber
+            .windows(2)
+            .position(|window| window == [0xA0, 0x80])
+            .and_then(|first| {
+                ber[first + 2..]
+                    .windows(2)
+                    .rposition(|window| window == [0xA0, 0x80])
+                    .map(|offset| first + 2 + offset)
+            })
+            .expect("a constructed [0] with indefinite length");
+        assert_eq!(&ber[implicit_start + 2..implicit_start + 4], &[0x04, 0x10]);
+    }
+
+    #[test]
+    fn trailing_data_rejected() {
+        let mut der = signed_data_der(b"x");
+        der.push(0x00);
+
+        let error = der_to_ber(&der, &BerOptions::signed_data(1000)).expect_err("trailing byte");
+
+        assert_eq!(
+            error,
+            BerError::TrailingData {
+                offset: der.len() - 1,
+                count: 1
+            }
+        );
+        assert!(
+            error.to_string().contains("exactly one DER value"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn truncated_input_rejected() {
+        let der = signed_data_der(b"hello");
+
+        let error = der_to_ber(&der[..der.len() - 3], &BerOptions::signed_data(1000))
+            .expect_err("truncated");
+
+        assert!(matches!(error, BerError::Truncated { .. }), "{error}");
+    }
+
+    #[test]
+    fn indefinite_input_rejected_by_der_to_ber() {
+        let ber = [0x30, 0x80, 0x05, 0x00, 0x00, 0x00];
+
+        let error = der_to_ber(&ber, &BerOptions::everything(10)).expect_err("not DER");
+
+        assert_eq!(
+            error,
+            BerError::InvalidLength {
+                offset: 0,
+                reason: "indefinite length"
+            }
+        );
+    }
+
+    #[test]
+    fn zero_chunk_size_rejected() {
+        let error = der_to_ber(&[0x05, 0x00], &BerOptions::everything(0)).expect_err("zero");
+
+        assert_eq!(error, BerError::ZeroChunkSize);
+        assert!(error.to_string().contains("such as 1000"), "{error}");
+    }
+
+    #[test]
+    fn path_ending_at_integer_rejected() {
+        let options = BerOptions {
+            selection: Selection::Paths(vec![vec![TagPattern::Tag(0x30), TagPattern::Tag(0x02)]]),
+            chunk_size: 10,
+        };
+
+        let error = der_to_ber(&[0x30, 0x03, 0x02, 0x01, 0x05], &options).expect_err("INTEGER");
+
+        assert_eq!(
+            error,
+            BerError::NotChunkable {
+                offset: 2,
+                identifier: 0x02
+            }
+        );
+    }
+
+    #[test]
+    fn bad_segment_rejected() {
+        let ber = [0x24, 0x80, 0x02, 0x01, 0x05, 0x00, 0x00];
+
+        let error = ber_to_der(&ber).expect_err("INTEGER segment");
+
+        assert_eq!(
+            error,
+            BerError::BadSegment {
+                offset: 2,
+                identifier: 0x02
+            }
+        );
+    }
+
+    #[test]
+    fn deep_nesting_rejected() {
+        let depth = MAX_DEPTH + 2;
+        let mut ber = [0x30, 0x80].repeat(depth);
+        ber.extend([0x00, 0x00].repeat(depth));
+
+        let error = ber_to_der(&ber).expect_err("too deep");
+
+        assert!(matches!(error, BerError::TooDeep { .. }), "{error}");
+    }
+
+    #[test]
+    fn missing_end_of_contents_rejected() {
+        let ber = [0x30, 0x80, 0x05, 0x00];
+
+        let error = ber_to_der(&ber).expect_err("no EOC");
+
+        assert!(matches!(error, BerError::Truncated { .. }), "{error}");
+    }
+
+    #[test]
+    fn long_lengths_round_trip() {
+        for len in [127, 128, 255, 256, 65_535, 65_536, 16_777_216] {
+            let value = vec![0u8; len];
+            let der = octets(&value, None).to_vec();
+
+            let header = read_header(&der, 0).expect("header");
+
+            assert_eq!(header.contents_len, len, "length {len}");
+            assert_eq!(
+                header.contents_start,
+                1 + length_octets(len),
+                "length {len}"
+            );
+        }
     }
 }

@@ -168,7 +168,7 @@ pub fn build_etk(
     };
     let embedded: Vec<&Certificate> = std::iter::once(auth_cert).chain(chain).collect();
 
-    // The random generator only blinds the RSA operation; it does not change the signature.
+    // The random generator only blinds the RSA operation, so it does not change the signature.
     let parts = SignedParts::sign(
         &Sha256::digest(&content),
         etk_ra_key,
@@ -200,7 +200,7 @@ pub fn parse_etk(bytes: &[u8], etk_ra_cert: &Certificate) -> Result<Etk, EtkErro
 
 /// Reads an ETK and verifies its signature against the signer certificate embedded in it.
 ///
-/// This proves the ETK is intact but not that the ETK-RA issued it; prefer [`parse_etk`] with
+/// This proves the ETK is intact but not that the ETK-RA issued it. Prefer [`parse_etk`] with
 /// the ETK-RA certificate wherever one is at hand.
 pub fn parse_etk_with_embedded_signer(bytes: &[u8]) -> Result<Etk, EtkError> {
     let decoded = decode(bytes)?;

@@ -418,7 +418,9 @@ fn bad_inner_signature_fails_inner_verify() {
 fn not_addressed_fails_decrypt() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut options = SealOptions::new(signing_time());
-    options.corruption = Some(Corruption::NotAddressed(Box::new(pki().certificate("bob-enc"))));
+    options.corruption = Some(Corruption::NotAddressed(Box::new(
+        pki().certificate("bob-enc"),
+    )));
     let sealed = seal_with(b"for someone else", &["alice"], &options);
 
     let as_alice = open_with_openssl(dir.path(), &sealed, "alice");

@@ -20,7 +20,7 @@ use super::{
 #[derive(Debug, Clone, clap::Args)]
 pub struct SealArgs {
     /// ETK of a recipient, binary or base64 as the ETK depot returns it. Repeat for several
-    /// recipients; real senders add their own ETK too.
+    /// recipients. Real senders add their own ETK too.
     #[arg(long = "etk", value_name = "FILE", required = true)]
     pub etks: Vec<PathBuf>,
 
@@ -33,7 +33,7 @@ pub struct SealArgs {
     #[arg(long, value_name = "FILE")]
     pub sender_keystore: PathBuf,
 
-    /// File holding the keystore password; one trailing newline is ignored.
+    /// File containing the keystore password. One trailing newline is ignored.
     #[arg(long, value_name = "FILE")]
     pub password_file: PathBuf,
 

@@ -79,7 +79,7 @@ impl EnvelopedParts {
 
     /// Frames the parts into a ContentInfo EnvelopedData. With `chunk_size`, the constructed
     /// values get indefinite lengths and the encrypted content is split into segments, as
-    /// BouncyCastle's streaming generator writes it; without, the result is DER.
+    /// BouncyCastle's streaming generator writes it. Without, the result is DER.
     pub(crate) fn content_info(&self, chunk_size: Option<usize>) -> Node<'_> {
         let ber = chunk_size.is_some();
         let encrypted_content_info = Node::constructed(

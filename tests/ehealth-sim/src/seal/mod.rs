@@ -16,7 +16,7 @@
 //! destinations plus their own (so they can read their sent messages): pass the sender's own
 //! encryption certificate among `recipients` to do the same.
 //!
-//! The output is BER with indefinite lengths and 1000-byte content segments, like real messages;
+//! The output is BER with indefinite lengths and 1000-byte content segments, like real messages.
 //! [`OutputEncoding::Der`] gives DER instead. [`Corruption`] produces the broken messages that
 //! negative tests need. Opening sealed messages is the client's job and is not done here.
 

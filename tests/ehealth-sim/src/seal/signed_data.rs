@@ -103,7 +103,7 @@ pub(crate) enum SignatureAlgorithm {
     RsaPssSha256,
     /// PKCS#1 v1.5 under the `sha256WithRSAEncryption` identifier.
     Sha256WithRsa,
-    /// PKCS#1 v1.5 under the bare `rsaEncryption` identifier; the digest comes from the signer
+    /// PKCS#1 v1.5 under the bare `rsaEncryption` identifier, with the digest named by the signer
     /// info's digest algorithm.
     RsaEncryption,
 }

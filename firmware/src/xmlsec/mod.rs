@@ -14,6 +14,7 @@
 pub mod c14n;
 pub mod dsig;
 pub mod ids;
+pub mod wsse;
 mod xml;
 
 /// Namespace URIs used by WS-Security, XML-DSig and SAML 1.1.

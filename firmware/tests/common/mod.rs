@@ -165,3 +165,32 @@ fn id_attribute_arguments() -> Vec<String> {
         .flat_map(|(attribute, element)| [format!("--id-attr:{attribute}"), element])
         .collect()
 }
+
+/// A SAML 1.1 holder-of-key assertion shaped like the STS's, unsigned, for `holder`. It keeps
+/// some non-canonical syntax (single quotes, extra spaces, line breaks) so that tests notice
+/// any rewriting.
+pub fn unsigned_assertion(assertion_id: &str, holder: &TestIdentity) -> String {
+    use base64::Engine as _;
+
+    let certificate = base64::engine::general_purpose::STANDARD.encode(&holder.certificate_der);
+    format!(
+        r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:1.0:assertion" AssertionID="{assertion_id}" IssueInstant="2026-12-04T09:59:00.000Z" Issuer="urn:be:fgov:ehealth:sts:1_0" MajorVersion="1" MinorVersion='1'>
+  <saml:Conditions  NotBefore="2026-12-04T09:59:00.000Z" NotOnOrAfter="2026-12-05T09:59:00.000Z" />
+  <saml:AuthenticationStatement AuthenticationInstant="2026-12-04T09:59:00.000Z" AuthenticationMethod="urn:oasis:names:tc:SAML:1.0:am:X509-PKI">
+    <saml:Subject>
+      <saml:NameIdentifier Format="urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName" NameQualifier="CN=Test Appliance,O=Test,C=BE">CN=Test Appliance,O=Test,C=BE</saml:NameIdentifier>
+      <saml:SubjectConfirmation>
+        <saml:ConfirmationMethod>urn:oasis:names:tc:SAML:1.0:cm:holder-of-key</saml:ConfirmationMethod>
+        <ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{certificate}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>
+      </saml:SubjectConfirmation>
+    </saml:Subject>
+  </saml:AuthenticationStatement>
+  <saml:AttributeStatement>
+    <saml:Subject>
+      <saml:NameIdentifier Format="urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName" NameQualifier="CN=Test Appliance,O=Test,C=BE">CN=Test Appliance,O=Test,C=BE</saml:NameIdentifier>
+    </saml:Subject>
+    <saml:Attribute AttributeName="urn:be:fgov:person:ssin" AttributeNamespace="urn:be:fgov:identification-namespace"><saml:AttributeValue>79021802145</saml:AttributeValue></saml:Attribute>
+  </saml:AttributeStatement>
+</saml:Assertion>"#
+    )
+}

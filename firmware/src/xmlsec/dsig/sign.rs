@@ -192,10 +192,8 @@ fn contains(ancestor: Node<'_, '_>, node: Node<'_, '_>) -> bool {
 
 fn signed_info_xml(request: &SignatureRequest, references: &str) -> String {
     format!(
-        "<ds:SignedInfo><ds:CanonicalizationMethod Algorithm=\"{EXC_C14N}\">{}\
-         </ds:CanonicalizationMethod><ds:SignatureMethod Algorithm=\"{}\"/>{references}\
-         </ds:SignedInfo>",
-        inclusive_namespaces_xml(&request.signed_info_prefixes),
+        "<ds:SignedInfo>{}<ds:SignatureMethod Algorithm=\"{}\"/>{references}</ds:SignedInfo>",
+        c14n_method_xml("ds:CanonicalizationMethod", &request.signed_info_prefixes),
         request.algorithms.signature.uri(),
     )
 }
@@ -204,9 +202,9 @@ fn reference_xml(reference: &ReferenceSpec, request: &SignatureRequest, digest: 
     let mut transforms = String::new();
     for uri in transform_uris(reference.enveloped) {
         if *uri == EXC_C14N {
-            transforms.push_str(&format!(
-                "<ds:Transform Algorithm=\"{uri}\">{}</ds:Transform>",
-                inclusive_namespaces_xml(&reference.inclusive_prefixes)
+            transforms.push_str(&c14n_method_xml(
+                "ds:Transform",
+                &reference.inclusive_prefixes,
             ));
         } else {
             transforms.push_str(&format!("<ds:Transform Algorithm=\"{uri}\"/>"));
@@ -221,12 +219,14 @@ fn reference_xml(reference: &ReferenceSpec, request: &SignatureRequest, digest: 
     )
 }
 
-fn inclusive_namespaces_xml(prefixes: &[String]) -> String {
+/// Writes an exclusive C14N element (CanonicalizationMethod or Transform) with its PrefixList.
+fn c14n_method_xml(name: &str, prefixes: &[String]) -> String {
     if prefixes.is_empty() {
-        return String::new();
+        return format!("<{name} Algorithm=\"{EXC_C14N}\"/>");
     }
     format!(
-        "<ec:InclusiveNamespaces xmlns:ec=\"{}\" PrefixList=\"{}\"/>",
+        "<{name} Algorithm=\"{EXC_C14N}\"><ec:InclusiveNamespaces xmlns:ec=\"{}\" \
+         PrefixList=\"{}\"/></{name}>",
         ns::EC,
         xml::escape(&prefixes.join(" "))
     )

@@ -8,9 +8,11 @@
 //! # Layout
 //! - `listener`: loopback binding, TLS, the connection loop and graceful shutdown.
 //! - `dispatch`: one SOAP call from HTTP request to HTTP response.
+//! - [`state_dir`]: the PKI kept in the state folder of `ehealth-sim serve`.
 
 mod dispatch;
 mod listener;
+pub mod state_dir;
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
@@ -27,6 +29,7 @@ use crate::knobs::Knobs;
 use crate::pki::TestPki;
 use crate::request_log::{self, RequestLog};
 use crate::security::{Authenticator, TimestampPolicy};
+use crate::seed;
 use crate::soap::Service;
 use crate::sts::{Person, Sts, StsConfig};
 
@@ -254,6 +257,11 @@ impl RunningSimulator {
         &self.admin
     }
 
+    /// Returns a shared handle to the admin operations, for work moved to another task.
+    pub fn admin_state(&self) -> Arc<AdminState> {
+        Arc::clone(&self.admin)
+    }
+
     /// Stops accepting connections, lets open requests finish, and waits for the listeners.
     pub async fn shutdown(self) {
         // Receivers live in the listener tasks; if they ended already there is nothing to stop.
@@ -316,7 +324,16 @@ fn build_parts(config: &SimConfig) -> Result<Parts, ServerError> {
         seed: config.seed,
         ..PlatformConfig::default()
     };
-    let platform = Arc::new(Mutex::new(Platform::new(platform_config)));
+    let mut platform = Platform::new(platform_config);
+    // The real platform gives every recognised doctor a personal box.
+    for doctor in pki
+        .doctors
+        .iter()
+        .filter(|doctor| doctor.spec.recognised_as_doctor)
+    {
+        seed::create_doctor_box(&mut platform, doctor, None).map_err(|error| setup(&error))?;
+    }
+    let platform = Arc::new(Mutex::new(platform));
     let etk_depot = Arc::new(EtkDepot::from_pki(&pki).map_err(|error| setup(&error))?);
     Ok(Parts {
         knobs: Arc::new(Knobs::new(config.seed)),

@@ -9,10 +9,10 @@
 //!
 //! uppsala 0.12 does not apply XML 1.0 attribute-value normalisation (section 3.3.3): a literal
 //! TAB, LF or CR inside an attribute value must reach the application as a space, while the
-//! character references `&#9;`, `&#10;` and `&#13;` keep their character. Before uppsala sees the
-//! text, [`normalise_for_parser`] applies end-of-line handling (section 2.11) and turns the
-//! literal whitespace inside attribute values into spaces, which gives the canonical form every
-//! conforming parser gives.
+//! character references `&#9;`, `&#10;` and `&#13;` keep their character. Before uppsala parses
+//! the text, a pre-pass applies end-of-line handling (section 2.11) and turns the
+//! literal whitespace inside attribute values into spaces. The canonical form is then the one
+//! that every conforming parser produces.
 //!
 //! Inclusive canonicalisation is not offered: WS-Security and SAML signatures on the eHealth
 //! platform use the exclusive form only. Documents with a DTD are rejected.
@@ -54,6 +54,18 @@ pub enum C14nError {
         expected: String,
         /// Local name that the canonicaliser's parser reports.
         found: String,
+    },
+
+    /// The two parsers found a different number of elements.
+    #[error(
+        "roxmltree found {source_count} elements but the canonicaliser found \
+         {canonicaliser_count}; the document cannot be canonicalised reliably"
+    )]
+    ElementCount {
+        /// Number of elements roxmltree reports.
+        source_count: usize,
+        /// Number of elements the canonicaliser's parser reports.
+        canonicaliser_count: usize,
     },
 
     /// A node passed in does not belong to the document of this canonicaliser, or is no element.
@@ -131,8 +143,8 @@ pub fn canonicalize_subtree_by_id(
 
 /// Canonicaliser bound to one parsed document.
 ///
-/// Build it once per document and canonicalise as many subtrees as needed: it holds the
-/// canonicaliser's own parse of the text.
+/// Build it once per document and canonicalise as many subtrees as needed, because building it
+/// parses the text a second time.
 #[derive(Debug)]
 pub struct Canonicalizer<'a, 'input> {
     source: &'a Document<'input>,
@@ -161,10 +173,9 @@ impl<'a, 'input> Canonicalizer<'a, 'input> {
             positions.insert(element.id(), index);
         }
         if positions.len() != elements.len() {
-            return Err(C14nError::TreeMismatch {
-                index: positions.len(),
-                expected: "(end of document)".to_owned(),
-                found: "an extra element".to_owned(),
+            return Err(C14nError::ElementCount {
+                source_count: positions.len(),
+                canonicaliser_count: elements.len(),
             });
         }
 
@@ -209,7 +220,7 @@ impl<'a, 'input> Canonicalizer<'a, 'input> {
         self.run(Some(&nodes), options)
     }
 
-    /// The document this canonicaliser was built from.
+    /// Returns the document this canonicaliser was built from.
     pub fn source(&self) -> &'a Document<'input> {
         self.source
     }

@@ -5,6 +5,9 @@
 //! document: a signature verifier that picks "the first" of two equal IDs is open to signature
 //! wrapping, so a duplicate is an error here rather than a choice. No other attribute (such as
 //! `xml:id` or a namespaced `Id` outside wsu) makes an element addressable.
+//!
+//! NOTE: eHealthBox payloads use unqualified `Id` attributes of their own, so a payload that
+//! repeats such a value makes the whole envelope fail verification.
 
 use std::collections::HashMap;
 
@@ -82,7 +85,7 @@ impl<'a, 'input> IdIndex<'a, 'input> {
         self.elements.len()
     }
 
-    /// Whether the document has no ID at all.
+    /// Checks whether the document has no ID at all.
     pub fn is_empty(&self) -> bool {
         self.elements.is_empty()
     }
@@ -104,7 +107,7 @@ pub fn id_values<'a>(element: Node<'a, '_>) -> impl Iterator<Item = &'a str> {
         .map(|attribute| attribute.value())
 }
 
-/// Whether an attribute with this namespace and local name is an ID attribute.
+/// Checks whether an attribute with this namespace and local name is an ID attribute.
 fn is_id_attribute(namespace: Option<&str>, name: &str) -> bool {
     match namespace {
         Some(uri) => uri == ns::WSU && name == "Id",

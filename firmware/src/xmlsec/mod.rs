@@ -6,10 +6,10 @@
 //! and verifies. Documents are read with roxmltree and written as strings with escaping. The
 //! module does no I/O and never reads the clock: times and ID sources come from the caller.
 //!
-//! Verification is strict by design: IDs must be unique in the whole document, every algorithm
-//! outside the small supported set is rejected by URI, and verified references are returned as
-//! tree nodes so that callers check *which* element was signed, not only its ID (the defence
-//! against signature wrapping).
+//! Verification is strict by design. IDs must be unique in the whole document, and every
+//! algorithm outside the small supported set is rejected by URI. Verified references are
+//! returned as tree nodes, so that callers check *which* element was signed and not only its ID:
+//! that is the defence against signature wrapping.
 
 pub mod c14n;
 pub mod dsig;

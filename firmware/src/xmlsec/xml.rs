@@ -25,7 +25,7 @@ pub(crate) fn children_named<'a, 'input>(
     child_elements(parent).filter(move |child| has_name(*child, namespace, local_name))
 }
 
-/// Whether `node` is an element with the given namespace and local name.
+/// Checks whether `node` is an element with the given namespace and local name.
 pub(crate) fn has_name(node: Node<'_, '_>, namespace: &str, local_name: &str) -> bool {
     node.is_element()
         && node.tag_name().namespace() == Some(namespace)

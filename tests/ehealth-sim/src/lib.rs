@@ -21,6 +21,10 @@
 //! - [`seed`]: filling doctors' boxes with realistic sealed mail.
 //! - [`server`]: the running simulator (HTTPS, HTTP and admin listeners).
 //! - [`admin`]: the admin JSON API.
+//! - [`ehbox`]: the eHealthBox platform state and the consultation and publication operations.
+//! - [`mail`]: realistic Belgian practice mail (Medidoc, HealthOne, KMEHR, PDF) to fill the boxes.
+//! - [`seal`], [`etk`], [`ber`]: sealed messages and ETKs as BER-encoded CMS, as real senders make them.
+//! - [`pki`]: the test PKI (CAs, STS, ETK-RA, TLS, doctors' keystores), deterministic from a seed.
 #![forbid(unsafe_code)]
 
 pub mod admin;

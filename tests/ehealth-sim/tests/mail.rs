@@ -580,6 +580,7 @@ fn pdfs_pass_external_checkers() {
         eprintln!("NOTE: qpdf or pdftotext is not installed; only the built-in xref check ran");
         return;
     }
+
     let directory = tempfile::tempdir().unwrap();
     let messages = mail();
     let letter = messages
@@ -591,6 +592,7 @@ fn pdfs_pass_external_checkers() {
         .flat_map(GeneratedMessage::parts)
         .find(|part| part.file_name.starts_with("scan_"))
         .unwrap();
+
     for (name, bytes) in [
         ("letter.pdf", &letter.document.bytes),
         ("scan.pdf", &scan.bytes),
@@ -612,6 +614,7 @@ fn pdfs_pass_external_checkers() {
             "{name}"
         );
     }
+
     let text = std::process::Command::new("pdftotext")
         .arg(directory.path().join("letter.pdf"))
         .arg("-")

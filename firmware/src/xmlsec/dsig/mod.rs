@@ -7,6 +7,9 @@
 //! - CanonicalizationMethod exclusive C14N without comments, with an optional PrefixList;
 //! - Reference transforms: an optional enveloped-signature transform followed by exclusive C14N.
 //!
+//! NOTE: `ecdsa-sha256`, which eHealth accepts from holders of EC keys, is not supported, so an
+//! EC key (such as on a newer eID card) cannot sign or be verified here yet.
+//!
 //! References must be same-document ID references (`URI="#id"`), resolved strictly by
 //! [`IdIndex`](super::ids::IdIndex). Verification returns the signed elements as tree nodes so
 //! that the caller can check that the element it consumes is the element that was signed.
@@ -45,7 +48,7 @@ pub enum DsigError {
     /// An algorithm URI outside the supported set.
     #[error("unsupported {role} algorithm {uri:?}; supported: {supported}")]
     UnsupportedAlgorithm {
-        /// What the algorithm is used for (signature method, digest method, ...).
+        /// Role of the algorithm: signature method, digest method, transform, ...
         role: &'static str,
         /// The algorithm URI found in the document.
         uri: String,
@@ -89,7 +92,7 @@ pub enum DsigError {
         parent: &'static str,
         /// Local name of the element found.
         found: String,
-        /// What the syntax allows at that place.
+        /// Element names the syntax allows at that place.
         expected: &'static str,
     },
 
@@ -170,7 +173,7 @@ impl SignatureMethod {
     /// URI of `rsa-sha256`.
     pub const RSA_SHA256_URI: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
 
-    /// The algorithm URI.
+    /// Returns the algorithm URI.
     pub fn uri(self) -> &'static str {
         match self {
             Self::RsaSha1 => Self::RSA_SHA1_URI,
@@ -212,7 +215,7 @@ impl SignatureMethod {
         key.sign(self.padding(), &hash).map_err(DsigError::Rsa)
     }
 
-    /// Whether `signature` is a valid signature of `data` (hashed first) under `key`.
+    /// Checks whether `signature` is a valid signature of `data` (hashed first) under `key`.
     pub fn verify(self, key: &rsa::PublicKey, data: &[u8], signature: &[u8]) -> bool {
         let hash = self.digest_method().digest(data);
         key.verify(self.padding(), &hash, signature).is_ok()
@@ -234,7 +237,7 @@ impl DigestMethod {
     /// URI of SHA-256.
     pub const SHA256_URI: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
 
-    /// The algorithm URI.
+    /// Returns the algorithm URI.
     pub fn uri(self) -> &'static str {
         match self {
             Self::Sha1 => Self::SHA1_URI,
@@ -335,7 +338,7 @@ pub fn key_info_certificate(holder: Node<'_, '_>) -> Result<Option<Vec<u8>>, Dsi
     }
 }
 
-/// The Reference transform chains this module supports.
+/// Returns the supported Reference transform chain, with or without enveloped-signature.
 fn transform_uris(enveloped: bool) -> &'static [&'static str] {
     if enveloped {
         &[ENVELOPED_SIGNATURE, EXC_C14N]

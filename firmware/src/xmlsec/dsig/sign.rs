@@ -20,7 +20,7 @@ pub struct ReferenceSpec {
 }
 
 impl ReferenceSpec {
-    /// A reference with exclusive C14N only.
+    /// Creates a reference with exclusive C14N only.
     pub fn new(id: impl Into<String>) -> Self {
         Self {
             id: id.into(),
@@ -29,7 +29,7 @@ impl ReferenceSpec {
         }
     }
 
-    /// A reference with the enveloped-signature transform and exclusive C14N.
+    /// Creates a reference with the enveloped-signature transform and exclusive C14N.
     pub fn enveloped(id: impl Into<String>) -> Self {
         Self {
             enveloped: true,
@@ -70,10 +70,10 @@ pub enum SignatureParent {
     },
 }
 
-/// What to sign and how.
+/// Signature parameters: signed elements, placement, algorithms and key info.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignatureRequest {
-    /// Where the signature goes.
+    /// Element that receives the signature.
     pub parent: SignatureParent,
     /// The signed elements, in SignedInfo order.
     pub references: Vec<ReferenceSpec>,
@@ -185,7 +185,7 @@ fn find_parent<'a, 'input>(
     }
 }
 
-/// Whether `node` is `ancestor` or one of its descendants.
+/// Checks whether `node` is `ancestor` or one of its descendants.
 fn contains(ancestor: Node<'_, '_>, node: Node<'_, '_>) -> bool {
     node.ancestors().any(|candidate| candidate == ancestor)
 }
@@ -282,7 +282,7 @@ fn insert_as_last_child(text: &str, parent: Node<'_, '_>, fragment: &str) -> Ins
     Insertion { text, offset }
 }
 
-/// The qualified name in the start tag `element` begins with.
+/// Returns the qualified name of the start tag at the beginning of `element`.
 fn qualified_name(element: &str) -> &str {
     let name = &element[1..];
     let end = name

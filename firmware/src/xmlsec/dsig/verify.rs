@@ -19,14 +19,14 @@ pub struct VerifiedSignature<'a, 'input> {
 }
 
 impl<'a, 'input> VerifiedSignature<'a, 'input> {
-    /// Whether `element` itself (the same node, not an element with the same ID) is signed.
+    /// Checks whether `element` itself is signed: the same node, not an element with the same ID.
     pub fn covers(&self, element: Node<'_, '_>) -> bool {
         self.references
             .iter()
             .any(|reference| reference.element == element)
     }
 
-    /// The signed elements, in SignedInfo order.
+    /// Returns the signed elements, in SignedInfo order.
     pub fn signed_elements(&self) -> impl Iterator<Item = Node<'a, 'input>> + '_ {
         self.references.iter().map(|reference| reference.element)
     }

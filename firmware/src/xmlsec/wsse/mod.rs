@@ -5,8 +5,8 @@
 //!   `wsse:BinarySecurityToken`, and a signature over Body, Timestamp and token whose KeyInfo
 //!   points at the token;
 //! - [`build_saml_envelope`], for eHealthBox calls: a `wsu:Timestamp`, the SAML 1.1 holder-of-key
-//!   assertion copied byte for byte (so that the STS signature in it stays valid), and a
-//!   signature over Body and Timestamp made with the holder-of-key private key, whose KeyInfo
+//!   assertion copied byte for byte so that the STS signature in it stays valid, and a signature
+//!   over Body and Timestamp. The holder-of-key private key makes that signature, and its KeyInfo
 //!   names the assertion by its `AssertionID`.
 //!
 //! The server side is [`verify_envelope`] (or [`parse_envelope`], which does not insist on the
@@ -14,6 +14,33 @@
 //! signature; policy stays with the caller: the accepted timestamp window, whether the
 //! certificate or the assertion issuer is trusted (see [`verify_assertion_signature`]) and the
 //! assertion's validity period.
+//!
+//! ```
+//! use practicebox::xmlsec::wsse::{self, EnvelopeOptions, KeySource, SequentialIds};
+//!
+//! # fn example(
+//! #     assertion: &str,
+//! #     holder_key: &rsa::PrivateKey,
+//! #     sts_key: &rsa::PublicKey,
+//! # ) -> Result<(), Box<dyn std::error::Error>> {
+//! // Client: sign an eHealthBox request with the holder-of-key assertion.
+//! let now: jiff::Timestamp = "2026-12-04T10:00:00Z".parse()?;
+//! let body = "<ehbox:GetMessagesListRequest \
+//!     xmlns:ehbox=\"urn:be:fgov:ehealth:ehbox:consultation:protocol:v3\">\
+//!     <Source>INBOX</Source></ehbox:GetMessagesListRequest>";
+//! let options = EnvelopeOptions::new(now);
+//! let request =
+//!     wsse::build_saml_envelope(body, assertion, holder_key, &options, &mut SequentialIds::new())?;
+//!
+//! // Server: check the message signature, then the STS signature of the assertion.
+//! let doc = roxmltree::Document::parse(&request)?;
+//! let received = wsse::verify_envelope(&doc)?;
+//! if let KeySource::SamlAssertion(token) = &received.key_source {
+//!     wsse::verify_assertion_signature(&doc, token.element, sts_key)?;
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 mod assertion;
 mod build;

@@ -44,7 +44,7 @@ pub struct Timestamp<'a, 'input> {
     pub expires: jiff::Timestamp,
 }
 
-/// Where the key of the message signature comes from.
+/// Token that provides the key of the message signature.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySource<'a, 'input> {
     /// An X.509 `wsse:BinarySecurityToken` in the Security header.
@@ -59,7 +59,7 @@ pub enum KeySource<'a, 'input> {
 }
 
 impl<'a, 'input> KeySource<'a, 'input> {
-    /// The DER certificate whose key made the message signature.
+    /// Returns the DER certificate whose key made the message signature.
     pub fn certificate_der(&self) -> &[u8] {
         match self {
             Self::BinarySecurityToken {
@@ -69,7 +69,7 @@ impl<'a, 'input> KeySource<'a, 'input> {
         }
     }
 
-    /// The token element.
+    /// Returns the token element.
     pub fn element(&self) -> Node<'a, 'input> {
         match self {
             Self::BinarySecurityToken { element, .. } => *element,

@@ -1,8 +1,8 @@
 //! moveMessage, deleteMessage and getMessageHistory.
 //!
 //! Move and delete take 1 to 100 ids, process every id found in `Source` and report the others as
-//! configured by [`PartialFailureStyle`]. Deleting frees quota and admits stand-by messages;
-//! moving to a bin frees nothing.
+//! configured by [`PartialFailureStyle`]. Deleting frees quota and admits stand-by messages,
+//! but moving to a bin frees nothing.
 
 use jiff::Timestamp;
 use roxmltree::Node;

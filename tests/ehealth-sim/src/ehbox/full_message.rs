@@ -1,8 +1,8 @@
 //! getFullMessage: the whole message with its content, which marks it read and sends the READ
 //! acknowledgment the sender asked for.
 //!
-//! Document and annex content go out in the configured [`BinaryMode`]; every other `Encryptable`
-//! field is inline base64 as the schema types it.
+//! Document and annex content go out in the configured [`BinaryMode`]. Every other `Encryptable`
+//! field is inline base64, as the schema types it.
 
 use std::sync::Arc;
 

@@ -20,8 +20,8 @@ use super::model::{
 };
 use crate::caller::Caller;
 
-/// Characters of generated MessageIds. The schema allows `[a-zA-Z0-9]{13}`; the simulator uses
-/// upper case and digits only.
+/// Characters of generated MessageIds. The schema allows `[a-zA-Z0-9]{13}`, but the simulator
+/// uses upper case and digits only.
 const MESSAGE_ID_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 const MESSAGE_ID_LENGTH: usize = 13;
 
@@ -75,7 +75,7 @@ impl Default for PlatformConfig {
 /// Settings of one box at creation.
 #[derive(Debug, Clone, Default)]
 pub struct BoxSettings {
-    /// `MaxSize` in bytes; `None` takes [`PlatformConfig::default_max_size`].
+    /// `MaxSize` in bytes, or `None` for [`PlatformConfig::default_max_size`].
     pub max_size: Option<u64>,
     /// The person the box belongs to, shown as `User` in `Destination` elements.
     pub owner: Option<User>,
@@ -287,7 +287,7 @@ impl Platform {
         Ok(())
     }
 
-    /// Withdraws an access granted with [`Platform::grant_access`]; returns whether it existed.
+    /// Withdraws an access granted with [`Platform::grant_access`]. Returns whether it existed.
     pub fn revoke_access(&mut self, ssin: &str, key: &BoxKey) -> bool {
         self.access
             .get_mut(ssin)

@@ -32,7 +32,7 @@ impl ProtocolStatus {
         }
     }
 
-    /// HealthOne knows only partial and complete; supplements are partial until the last one.
+    /// HealthOne has only partial and complete, so supplements are partial until the last one.
     pub fn healthone_code(self) -> &'static str {
         match self {
             Self::Partial | Self::Supplement => "P",
@@ -94,6 +94,8 @@ pub(crate) struct LabRequest {
     pub status: ProtocolStatus,
     pub sections: Vec<LabSection>,
     pub remark: Option<&'static str>,
+    /// Whether the lab writes in Dutch (otherwise French).
+    pub dutch: bool,
 }
 
 /// A lab report for one requesting doctor, covering one or more patients.
@@ -354,6 +356,7 @@ pub(crate) fn invent_lab_request(
         status,
         sections,
         remark: rng.random_bool(0.3).then(|| pick(rng, remarks)),
+        dutch: lab.dutch,
     }
 }
 

@@ -447,7 +447,8 @@ impl MailGenerator {
             .choose(&mut self.rng)
             .unwrap_or(&AckType::Read);
         let message_id: String = (0..13).map(|_| self.alphanumeric()).collect();
-        let colleague = self.patient().insz;
+        let colleague = self.colleague_ssin();
+
         let title = format!(
             "Acknowledgment {} for message {message_id}",
             ack_type.as_str()
@@ -458,16 +459,13 @@ impl MailGenerator {
             published.strftime("%Y-%m-%d %H:%M:%S")
         );
         let document = self.plain_part(&title, "acknowledgment.txt", &text);
-        let mut message = self.document_message(
-            DocumentFormat::Other,
+        let mut message = self.platform_message(
+            MessageKind::Acknowledgment,
             title,
-            senders::platform_sender(),
             recipient,
             document,
+            published,
         );
-        message.kind = MessageKind::Acknowledgment;
-        message.application_name = "EHBOX".to_owned();
-        message.published = published;
         message.notice = Some(Notice::Acknowledgment {
             message_id,
             recipient: self.rng.random_bool(0.7).then_some(colleague),
@@ -480,7 +478,7 @@ impl MailGenerator {
     fn error(&mut self, recipient: &Recipient) -> Result<GeneratedMessage, MailError> {
         let published = self.published();
         let failed_publication = format!("P{:012}", self.rng.random_range(0..1_000_000_000_000u64));
-        let destination = self.patient().insz;
+        let destination = self.colleague_ssin();
         let (code, text) = match self.rng.random_range(0..3u8) {
             0 => (
                 "802",
@@ -495,18 +493,11 @@ impl MailGenerator {
                 "The message exceeds the maximum authorised size.".to_owned(),
             ),
         };
+
         let title = format!("Error {code} for publication {failed_publication}");
         let document = self.plain_part(&title, "error.txt", &format!("{text}\n"));
-        let mut message = self.document_message(
-            DocumentFormat::Other,
-            title,
-            senders::platform_sender(),
-            recipient,
-            document,
-        );
-        message.kind = MessageKind::Error;
-        message.application_name = "EHBOX".to_owned();
-        message.published = published;
+        let mut message =
+            self.platform_message(MessageKind::Error, title, recipient, document, published);
         message.notice = Some(Notice::Error {
             code: code.to_owned(),
             messages: vec![text],
@@ -538,17 +529,31 @@ impl MailGenerator {
             )
         };
         let document = self.plain_part(&title, "news.txt", &text);
-        let mut message = self.document_message(
-            DocumentFormat::Other,
-            title,
-            senders::platform_sender(),
-            recipient,
-            document,
-        );
-        message.kind = MessageKind::News;
+        Ok(self.platform_message(MessageKind::News, title, recipient, document, published))
+    }
+
+    /// Builds an acknowledgement, error or news message from the eHealth platform.
+    fn platform_message(
+        &mut self,
+        kind: MessageKind,
+        title: String,
+        recipient: &Recipient,
+        document: Part,
+        published: DateTime,
+    ) -> GeneratedMessage {
+        let sender = senders::platform_sender();
+        let mut message =
+            self.document_message(DocumentFormat::Other, title, sender, recipient, document);
+        message.kind = kind;
         message.application_name = "EHBOX".to_owned();
+        message.important = false;
         message.published = published;
-        Ok(message)
+        message
+    }
+
+    /// Invents the INSZ of a colleague the doctor wrote to, outside the patient pool.
+    fn colleague_ssin(&mut self) -> String {
+        people::invent_patient(&mut self.rng, self.today).insz
     }
 
     fn lab_report(&mut self, recipient: &Recipient, created: DateTime) -> LabReport {
@@ -742,8 +747,8 @@ impl MailGenerator {
         }
     }
 
-    /// File names real senders have used that a naive writer would turn into a path traversal, a
-    /// device name, an over-long path or a missing extension.
+    /// Picks a file name that a naive writer would turn into a path traversal, a Windows device
+    /// name or an over-long path, or one with accents or without an extension.
     fn hostile_file_name(&mut self) -> String {
         match self.rng.random_range(0..8u8) {
             0 => "..\\..\\evil.txt".to_owned(),
@@ -783,7 +788,7 @@ impl MailGenerator {
         }
     }
 
-    /// Text facts of KMEHR files: UTF-8 as the XML declaration says, sometimes with a BOM.
+    /// Text facts of KMEHR files: UTF-8 as the XML declaration states, sometimes with a BOM.
     fn kmehr_text_facts(&mut self) -> TextFacts {
         let encoding = if self.rng.random_bool(0.15) {
             TextEncoding::Utf8WithBom

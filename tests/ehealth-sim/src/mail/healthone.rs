@@ -1,12 +1,19 @@
 //! HealthOne hand-off files: lab results (`L1` lines) and text reports (`L5` lines).
 //!
 //! Every record is one line of backslash-separated fields: the record type, the protocol
-//! reference, then the record's fields, and a trailing backslash. `A1` names the sender; `A2` the
-//! patient (last name, first name, sex `M`/`F`/`V`, birth date `DDMMYYYY`, optionally the INSZ);
-//! `A3` the address; `A4` the requesting doctor, request date, time and status (`P`/`C`); `A5`
-//! mutuality id, INSZ, coverage, holder and two more codes. `L1` is a lab line (code, name,
-//! reference range, unit, flag `*` for abnormal or `C` for text, value); `L5` is a report line
-//! (section code, four empty fields, text). An `END` line may close the file.
+//! reference, then the record's fields, and a trailing backslash.
+//!
+//! | record | fields after type and reference |
+//! | --- | --- |
+//! | `A1` | sender name |
+//! | `A2` | last name, first name, sex `M`/`F`/`V`, birth date `DDMMYYYY`, optionally the INSZ |
+//! | `A3` | street and number, postcode, town |
+//! | `A4` | requesting doctor, request date `DDMMYYYY`, time `HHMM`, status `P`/`C` |
+//! | `A5` | mutuality id, INSZ, coverage, holder, two more codes |
+//! | `L1` | code, name, reference range, unit, flag (`*` abnormal, `C` text), value |
+//! | `L5` | section code, four empty fields, one line of text |
+//!
+//! An `END` line may close the file.
 
 use super::content::{Flag, LabRequest, LabResult, LabValue, RadiologyReport};
 use super::people::{Patient, Recipient, Sex};
@@ -57,7 +64,7 @@ pub(crate) fn lab_lines(
             &[section.code, section.title, "", "", "", ""],
         ));
         for result in &section.results {
-            lines.push(result_record(reference, result));
+            lines.push(result_record(reference, result, request.dutch));
             if let Some(comment) = result.comment {
                 lines.push(record(
                     "L1",
@@ -68,10 +75,15 @@ pub(crate) fn lab_lines(
         }
     }
     if let Some(remark) = request.remark {
+        let title = if request.dutch {
+            "Opmerking"
+        } else {
+            "Remarque"
+        };
         lines.push(record(
             "L1",
             reference,
-            &["OPM", "Opmerking", "", "", "C", &clean(remark)],
+            &["OPM", title, "", "", "C", &clean(remark)],
         ));
     }
     if quirks.end_line {
@@ -170,7 +182,8 @@ fn a5_record(lines: &mut Vec<String>, reference: &str, patient: &Patient, quirks
     lines.push(a5);
 }
 
-fn result_record(reference: &str, result: &LabResult) -> String {
+fn result_record(reference: &str, result: &LabResult, dutch: bool) -> String {
+    let pending_text = if dutch { "volgt" } else { "suit" };
     let range = result.range.as_deref().unwrap_or_default();
     let unit = result.unit;
     match &result.value {
@@ -189,7 +202,7 @@ fn result_record(reference: &str, result: &LabResult) -> String {
         LabValue::Pending => record(
             "L1",
             reference,
-            &[result.code, result.name, range, unit, "C", "volgt"],
+            &[result.code, result.name, range, unit, "C", pending_text],
         ),
     }
 }

@@ -4,7 +4,7 @@
 //! The root is `kmehrmessage` in the namespace `http://www.ehealth.fgov.be/standards/kmehr/schema/v1`.
 //! The header carries the standard version (`CD-STANDARD`), the message id (`ID-KMEHR`), date, time,
 //! sender and recipient `hcparty` (id `ID-HCPARTY` = RIZIV number, kind `CD-HCPARTY`); one `folder`
-//! holds the `patient` (`ID-PATIENT` = INSZ) and a `transaction` of kind `contactreport`.
+//! contains the `patient` (`ID-PATIENT` = INSZ) and a `transaction` of kind `contactreport`.
 //!
 //! NOTE: the `SV` code-list versions and the `CD-STANDARD` value are illustrative; the output is
 //! not validated against the official KMEHR XSD.

@@ -1,9 +1,9 @@
 //! Medidoc hand-off files: lab results and text reports (letters, protocols).
 //!
 //! A Medidoc file is a fixed sequence of lines. A 9-line header names the sender and the requesting
-//! doctor; each patient block runs from `#A` (optionally followed by the INSZ or a 13-character
-//! Medidoc patient number) to `#A/`; inside it, result blocks run from `#Ra` (numeric), `#Rb`
-//! (free text) or `#Rc` (title) to `#R/`; the file ends with `#/`, sometimes followed by a number.
+//! doctor. Each patient block runs from `#A` (optionally followed by the INSZ or a 13-character
+//! Medidoc patient number) to `#A/`. Inside it, result blocks run from `#Ra` (numeric), `#Rb`
+//! (free text) or `#Rc` (title) to `#R/`. The file ends with `#/`, sometimes followed by a number.
 //! Names are fixed-width: last name in 24 characters, then first name in 16.
 //!
 //! Lab header: lab id (province letter + two postcode digits + sequence), 5 lines of lab
@@ -18,7 +18,10 @@ use super::content::{Flag, LabReport, LabRequest, LabResult, LabValue, Letter};
 use super::people::{Patient, Sex};
 use super::senders::{FlagStyle, Lab, riziv_dashed};
 
-/// Optional deviations real Medidoc senders make, all accepted by common parsers.
+/// Optional deviations that real Medidoc senders make.
+///
+/// TODO: the variant with the address and INSZ lines before the birth date, and dynamic result
+/// blocks (`#Rd`, `#Rh`, `#Rm`, `#Rs`), are not generated yet.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct MedidocQuirks {
     /// Birth dates as `YYMMDD` instead of `YYYYMMDD`, as older files write them.

@@ -8,7 +8,7 @@ use super::people::Patient;
 use super::senders::Sender;
 use super::text::TextFacts;
 
-/// What a message is, as its `ContentSpecification/ContentType` says.
+/// The kind of a message, from its `ContentSpecification/ContentType`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MessageKind {
     /// A medical document for the medical record software.

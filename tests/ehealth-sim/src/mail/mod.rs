@@ -1,15 +1,16 @@
 //! Realistic Belgian practice mail for the simulator's eHealthBoxes.
 //!
-//! The generator invents patients, senders (labs, hospitals, radiology departments, specialists,
-//! the eHealth platform) and the documents they send a doctor: Medidoc lab results and letters,
-//! HealthOne lab results and radiology reports, KMEHR contact reports with an embedded PDF, PDF
-//! letters with a structured twin, scanned annexes and small images. It also produces the
+//! The generator invents patients and senders (labs, hospitals, radiology departments,
+//! specialists, the eHealth platform). The senders send a doctor Medidoc lab results and letters,
+//! HealthOne lab results and radiology reports, KMEHR contact reports with an embedded PDF, and
+//! PDF letters with a structured twin, with scanned annexes and small images. They also send
 //! messages that must never reach the medical record software: acknowledgements, errors and
-//! news. Text files come in the encodings and line endings the field uses (UTF-8 with and without
-//! BOM, Windows-1252, code page 850; CRLF and LF), and a few file names are hostile on purpose.
+//! news. Text files come in the encodings the field uses (UTF-8 with and without BOM,
+//! Windows-1252, code page 850) with CRLF or LF line endings. A few file names are hostile on
+//! purpose.
 //!
 //! Everything is deterministic: the same seed, date and recipients give the same bytes. This
-//! module produces plaintext only; sealing and publishing are done elsewhere in the simulator.
+//! module produces plaintext only, and other parts of the simulator seal and publish it.
 //!
 //! # Layout
 //! - [`generator`]: the message mix and [`generate_practice_mail`].

@@ -12,7 +12,8 @@ const PAGE_HEIGHT: u32 = 842;
 const MARGIN: u32 = 56;
 const FONT_SIZE: u32 = 10;
 const LEADING: u32 = 14;
-/// Characters per text line before wrapping; Helvetica 10 pt averages about 5 pt per character.
+/// Characters per text line before wrapping, estimated from Helvetica 10 pt being roughly 5 pt
+/// wide per character in running text.
 const WRAP_WIDTH: usize = 90;
 
 /// A grayscale raster placed on a page of its own, as a scanner produces.

@@ -302,7 +302,7 @@ pub(crate) static HOSPITALS: &[Hospital] = &[
     },
 ];
 
-/// The identity the eHealth platform uses for acknowledgements, errors and news.
+/// Returns the identity the eHealth platform uses for acknowledgements, errors and news.
 ///
 /// NOTE: the real platform's sender identity for these messages is not documented in public
 /// material; this CBE number is invented (with a valid `97 - N mod 97` check).

@@ -41,7 +41,7 @@ impl TextEncoding {
         self == Self::Utf8WithBom
     }
 
-    /// Encodes `text` as it stands, without touching its line endings.
+    /// Encodes `text` without changing its line endings.
     pub fn encode(self, text: &str) -> Result<Vec<u8>, MailError> {
         match self {
             Self::Utf8 => Ok(text.as_bytes().to_vec()),

@@ -25,6 +25,9 @@
 //! - [`mail`]: realistic Belgian practice mail (Medidoc, HealthOne, KMEHR, PDF) to fill the boxes.
 //! - [`seal`], [`etk`], [`ber`]: sealed messages and ETKs as BER-encoded CMS, as real senders make them.
 //! - [`pki`]: the test PKI (CAs, STS, ETK-RA, TLS, doctors' keystores), deterministic from a seed.
+//! - [`sts`]: the I.AM STS, issuing SAML 1.1 holder-of-key assertions over WS-Trust.
+//! - [`security`]: the token and signature checks on every eHealthBox and publication call.
+//! - [`peer`]: a signed-request client of the simulator, for its tests and its `send` command.
 #![forbid(unsafe_code)]
 
 pub mod admin;
@@ -36,6 +39,7 @@ pub mod etk;
 pub mod etk_depot;
 pub mod knobs;
 pub mod mail;
+pub mod peer;
 pub mod pki;
 pub mod request_log;
 pub mod seal;

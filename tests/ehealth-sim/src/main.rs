@@ -23,7 +23,7 @@ use ehealth_sim::seal::{SealArgs, run_seal_command};
 use ehealth_sim::server::state_dir::{StatePki, load_or_create_pki};
 use ehealth_sim::server::{SimConfig, Simulator};
 use ehealth_sim::soap::{BinaryMode, Service};
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 
 /// A strict stand-in of the eHealth platform (STS, eHealthBox v3, ETK depot) on loopback.
 #[derive(Debug, Parser)]
@@ -79,6 +79,9 @@ struct ServeArgs {
     /// Fill the practice doctors' boxes with generated, sealed mail at start.
     #[arg(long)]
     practice: bool,
+    /// Give every STS token exactly this lifetime in seconds, to test token expiry.
+    #[arg(long, value_name = "SECONDS")]
+    token_lifetime: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -282,6 +285,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         pki: state.pki.clone(),
         clock: Arc::new(SimClock::real_time()),
         request_log_capacity: request_log::DEFAULT_CAPACITY,
+        forced_token_lifetime: args.token_lifetime.map(lifetime_seconds).transpose()?,
     };
     let simulator = Simulator::start(config).await?;
     if args.practice {
@@ -298,6 +302,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     wait_for_stop_signal().await?;
     simulator.shutdown().await;
     Ok(())
+}
+
+fn lifetime_seconds(seconds: u64) -> anyhow::Result<SignedDuration> {
+    match i64::try_from(seconds) {
+        Ok(seconds) if seconds > 0 => Ok(SignedDuration::from_secs(seconds)),
+        _ => bail!(
+            "invalid --token-lifetime {seconds}; give a number of seconds from 1 to {}",
+            i64::MAX
+        ),
+    }
 }
 
 fn print_addresses(addresses: &ehealth_sim::server::Addresses, state: &StatePki) {

@@ -521,3 +521,21 @@ async fn injected_soa_02001_reaches_peer() {
     assert_eq!(reply.status, 200, "{}", reply.text());
     simulator.shutdown().await;
 }
+
+#[tokio::test]
+async fn forced_token_lifetime_applies() {
+    let mut config = SimConfig::loopback(test_pki(), support::SEED);
+    config.forced_token_lifetime = Some(SignedDuration::from_mins(2));
+    let simulator = Simulator::start(config).await.expect("simulator start");
+    let (ssin, credential) = practice_doctor(0);
+    token(&simulator, &credential, &ssin)
+        .await
+        .expect("STS token");
+
+    let issued = simulator.sts.issued_tokens();
+    let lifetime = issued[0]
+        .not_on_or_after
+        .duration_since(issued[0].issued_at);
+    assert_eq!(lifetime, SignedDuration::from_mins(2));
+    simulator.shutdown().await;
+}

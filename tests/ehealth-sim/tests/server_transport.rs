@@ -309,3 +309,26 @@ async fn shutdown_closes_listeners() {
         "the HTTPS port still accepts connections"
     );
 }
+
+#[tokio::test]
+async fn saml_p_request_is_not_supported() {
+    let simulator = start().await;
+    let client = https_client(&simulator);
+    let body = "<samlp:Request xmlns:samlp=\"urn:oasis:names:tc:SAML:1.0:protocol\" MajorVersion=\"1\" \
+                MinorVersion=\"1\" RequestID=\"request-1\"/>";
+    let envelope = ehealth_sim::soap::envelope(body);
+
+    let reply = post(&client, &simulator, Service::Saml11, "text/xml", envelope)
+        .await
+        .expect("HTTPS exchange");
+    assert_eq!(reply.status, 500);
+    let (faultcode, code) = fault_codes(&reply.text()).expect("SOAP fault");
+    assert_eq!(code, "SOA-03005");
+    assert_eq!(faultcode, "soap:Client");
+    assert!(
+        reply.text().contains("not supported by the simulator"),
+        "{}",
+        reply.text()
+    );
+    simulator.shutdown().await;
+}

@@ -377,11 +377,14 @@ impl AdminState {
             )),
             None => None,
         };
-        // TODO: the STS takes its forced token lifetime from its configuration only; this knob
-        // needs a runtime setter on `Sts` to take effect.
+        // TODO: `Sts` takes its forced token lifetime from its configuration only, so this knob
+        // needs a runtime setter there; until then set it at start (`SimConfig`, `serve
+        // --token-lifetime`).
         let _ = lifetime;
         Err(AdminError::Invalid(
-            "the forced token lifetime can only be set at start in this build; restart with it configured".to_owned(),
+            "the forced token lifetime cannot change while the simulator runs; restart it with \
+             `serve --token-lifetime SECONDS`"
+                .to_owned(),
         ))
     }
 

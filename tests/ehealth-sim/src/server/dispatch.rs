@@ -236,7 +236,13 @@ async fn serve(
     // The handlers verify signatures and sign assertions; keep that CPU work off the reactor.
     let worker_state = Arc::clone(state);
     let served = tokio::task::spawn_blocking(move || {
-        serve_operation(&worker_state, service, soap_action.as_deref(), &message)
+        serve_operation(
+            &worker_state,
+            service,
+            operation,
+            soap_action.as_deref(),
+            &message,
+        )
     })
     .await;
     match served {
@@ -262,12 +268,24 @@ async fn serve(
 fn serve_operation(
     state: &SoapState,
     service: Service,
+    operation: &str,
     soap_action: Option<&str>,
     message: &Message,
 ) -> (Result<SoapReply, Fault>, Option<String>) {
     let now = state.clock.now();
     let text = message.envelope.as_str();
     match service {
+        Service::Saml11 if operation == soap::SAML_P_OPERATION => {
+            // TODO: SAML 1.1 samlp:Request (AttributeQuery) is not implemented; WS-Trust covers
+            // the appliance, which never sends SAML-P.
+            let fault = Fault::system(
+                "SOA-03005",
+                "samlp:Request (SAML-P) is not supported by the simulator; send a WS-Trust \
+                 wst:RequestSecurityToken to /IAM/SecurityTokenService/v1",
+                false,
+            );
+            (Err(fault), None)
+        }
         Service::Sts | Service::Saml11 => {
             let result = state.sts.handle(text, soap_action, now);
             let ssin = result

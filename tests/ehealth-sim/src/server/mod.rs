@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
+use jiff::SignedDuration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -85,6 +86,8 @@ pub struct SimConfig {
     pub clock: Arc<SimClock>,
     /// The number of requests the request log keeps.
     pub request_log_capacity: usize,
+    /// When set, every STS token lives exactly this long, to test token expiry.
+    pub forced_token_lifetime: Option<SignedDuration>,
 }
 
 impl SimConfig {
@@ -101,6 +104,7 @@ impl SimConfig {
             pki,
             clock: Arc::new(SimClock::real_time()),
             request_log_capacity: request_log::DEFAULT_CAPACITY,
+            forced_token_lifetime: None,
         }
     }
 }
@@ -319,7 +323,7 @@ fn build_parts(config: &SimConfig) -> Result<Parts, ServerError> {
     let pki = Arc::new(config.pki.clone());
     let setup = |error: &dyn std::fmt::Display| ServerError::Setup(error.to_string());
     let ca_pem = pki.root.certificate_pem().map_err(|error| setup(&error))?;
-    let sts = Arc::new(build_sts(&pki, config.seed).map_err(|error| setup(&error))?);
+    let sts = Arc::new(build_sts(&pki, config).map_err(|error| setup(&error))?);
     let platform_config = PlatformConfig {
         seed: config.seed,
         ..PlatformConfig::default()
@@ -348,7 +352,7 @@ fn build_parts(config: &SimConfig) -> Result<Parts, ServerError> {
 
 /// Builds the STS: signed by the PKI's STS credential, trusting the PKI's CAs, and certifying the
 /// doctor attributes of every PKI doctor recognised as one.
-fn build_sts(pki: &TestPki, seed: u64) -> Result<Sts, String> {
+fn build_sts(pki: &TestPki, sim: &SimConfig) -> Result<Sts, String> {
     let trusted = pki
         .ca_chain()
         .iter()
@@ -359,7 +363,8 @@ fn build_sts(pki: &TestPki, seed: u64) -> Result<Sts, String> {
         pki.sts.certificate_der().to_vec(),
         trusted,
     );
-    config.seed = seed;
+    config.seed = sim.seed;
+    config.forced_token_lifetime = sim.forced_token_lifetime;
     for doctor in &pki.doctors {
         let person = Person {
             doctor: doctor.spec.recognised_as_doctor,

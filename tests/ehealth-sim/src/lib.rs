@@ -21,6 +21,7 @@
 //! - [`seed`]: filling doctors' boxes with realistic sealed mail.
 //! - [`server`]: the running simulator (HTTPS, HTTP and admin listeners).
 //! - [`admin`]: the admin JSON API.
+//! - [`send`]: sending one sealed message through the publication service.
 //! - [`ehbox`]: the eHealthBox platform state and the consultation and publication operations.
 //! - [`mail`]: realistic Belgian practice mail (Medidoc, HealthOne, KMEHR, PDF) to fill the boxes.
 //! - [`seal`], [`etk`], [`ber`]: sealed messages and ETKs as BER-encoded CMS, as real senders make them.
@@ -45,6 +46,7 @@ pub mod request_log;
 pub mod seal;
 pub mod security;
 pub mod seed;
+pub mod send;
 pub mod server;
 pub mod soap;
 pub mod sts;

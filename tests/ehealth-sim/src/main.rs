@@ -1,7 +1,8 @@
 //! `ehealth-sim`: the eHealth platform simulator's command line.
 //!
 //! It parses arguments and wires the library together: `pki` writes a test PKI, `serve` runs the
-//! simulator, `seal` seals a file to ETKs, `admin` drives a running simulator. Logs go to stderr
+//! simulator, `seal` seals a file to ETKs, `send` publishes a message as a test doctor, `admin`
+//! drives a running simulator. Logs go to stderr
 //! (`RUST_LOG` sets the filter); command output goes to stdout.
 
 use std::net::SocketAddr;
@@ -17,9 +18,12 @@ use ehealth_sim::admin::{
 };
 use ehealth_sim::clock::SimClock;
 use ehealth_sim::knobs::{FaultRule, Injection, Trigger};
+use ehealth_sim::peer::Peer;
 use ehealth_sim::pki::{self, TestPki};
 use ehealth_sim::request_log;
 use ehealth_sim::seal::{SealArgs, run_seal_command};
+use ehealth_sim::seed;
+use ehealth_sim::send::{Outgoing, send_message};
 use ehealth_sim::server::state_dir::{StatePki, load_or_create_pki};
 use ehealth_sim::server::{SimConfig, Simulator};
 use ehealth_sim::soap::{BinaryMode, Service};
@@ -42,8 +46,39 @@ enum Command {
     Serve(ServeArgs),
     /// Seal a file to the holders of ETKs, as an eHealth sender does.
     Seal(SealArgs),
+    /// Send one message through the publication service as a test doctor: token from the STS,
+    /// recipient ETK from the ETK depot, content sealed, signed sendMessage.
+    Send(SendArgs),
     /// Drive a running simulator through its admin API.
     Admin(AdminArgs),
+}
+
+#[derive(Debug, Args)]
+struct SendArgs {
+    /// State folder of the running simulator (`serve --state`), for the doctors' credentials.
+    #[arg(long, value_name = "DIR")]
+    state: PathBuf,
+    /// Base URL of the simulator, loopback only, with the path prefix if any.
+    #[arg(long, default_value = "https://localhost:8443")]
+    url: String,
+    /// INSZ of the sending doctor; the first practice doctor other than the recipient by default.
+    #[arg(long)]
+    from: Option<String>,
+    /// INSZ of the recipient doctor.
+    #[arg(long)]
+    to: String,
+    /// File to send as the main document.
+    #[arg(long, value_name = "FILE")]
+    file: PathBuf,
+    /// Document title; the file name by default.
+    #[arg(long)]
+    title: Option<String>,
+    /// MIME type of the document.
+    #[arg(long, default_value = "text/plain")]
+    mime_type: String,
+    /// Send the content in clear instead of sealing it to the recipient.
+    #[arg(long)]
+    plain: bool,
 }
 
 #[derive(Debug, Args)]
@@ -233,6 +268,7 @@ fn main() -> anyhow::Result<()> {
         Command::Pki(args) => write_pki(&args),
         Command::Seal(args) => run_seal_command(&args),
         Command::Serve(args) => runtime()?.block_on(serve(args)),
+        Command::Send(args) => runtime()?.block_on(send(args)),
         Command::Admin(args) => runtime()?.block_on(admin(args)),
     }
 }
@@ -352,6 +388,47 @@ async fn wait_for_stop_signal() -> anyhow::Result<()> {
         _ = terminate.recv() => {}
     }
     tracing::info!("stop signal received");
+    Ok(())
+}
+
+async fn send(args: SendArgs) -> anyhow::Result<()> {
+    let pki_dir = args.state.join(ehealth_sim::server::state_dir::PKI_DIR);
+    let pki = TestPki::load_from(&pki_dir).with_context(|| {
+        format!(
+            "loading the PKI of {} failed; start `serve --state` first",
+            args.state.display()
+        )
+    })?;
+    let from = match args.from {
+        Some(from) => from,
+        None => seed::practice_doctors(&pki)
+            .iter()
+            .map(|doctor| doctor.spec.ssin.clone())
+            .find(|ssin| *ssin != args.to)
+            .context("the PKI has no practice doctor to send from; give --from")?,
+    };
+    let content = std::fs::read(&args.file)
+        .with_context(|| format!("reading {} failed", args.file.display()))?;
+    let file_name = args
+        .file
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let now = Timestamp::now();
+    let outgoing = Outgoing {
+        from,
+        to: args.to,
+        title: args.title.unwrap_or_else(|| file_name.clone()),
+        file_name,
+        mime_type: args.mime_type,
+        content,
+        encrypt: !args.plain,
+        publication_id: format!("S{}", now.as_millisecond() % 1_000_000_000_000),
+    };
+
+    let peer = Peer::new(&args.url, &[pki.root.certificate_der()])?;
+    let reply = send_message(&peer, &pki, &outgoing, now).await?;
+    println!("{reply}");
     Ok(())
 }
 

@@ -9,6 +9,7 @@ use ehealth_sim::ehbox::{BoxKey, Destination, Document, NewMessage, Sender};
 use ehealth_sim::peer::{Peer, PeerError, TokenRequest, saml_envelope};
 use ehealth_sim::pki::{self, Credential, KeystoreOptions, TestPki, Variant};
 use ehealth_sim::seed::doctor_box;
+use ehealth_sim::send::{Outgoing, send_message};
 use ehealth_sim::server::{RunningSimulator, SimConfig, Simulator};
 use ehealth_sim::soap::{self, BinaryMode, CONSULTATION_NS, Service};
 use jiff::{SignedDuration, Timestamp};
@@ -537,5 +538,69 @@ async fn forced_token_lifetime_applies() {
         .not_on_or_after
         .duration_since(issued[0].issued_at);
     assert_eq!(lifetime, SignedDuration::from_mins(2));
+    simulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn publication_delivers_sealed_message() {
+    let simulator = start().await;
+    let (from, _) = practice_doctor(0);
+    let (to, _) = practice_doctor(1);
+    let outgoing = Outgoing {
+        from: from.clone(),
+        to: to.clone(),
+        title: "Discharge letter".to_owned(),
+        file_name: "letter.txt".to_owned(),
+        mime_type: "text/plain".to_owned(),
+        content: b"Patient discharged in good health.".to_vec(),
+        encrypt: true,
+        publication_id: "PUB0000000001".to_owned(),
+    };
+
+    let reply = send_message(
+        &peer(&simulator),
+        &simulator.pki,
+        &outgoing,
+        Timestamp::now(),
+    )
+    .await
+    .expect("sendMessage accepted");
+    assert_eq!(texts(&reply, "Code"), ["100"], "{reply}");
+
+    let inbox = {
+        let mut platform = simulator.platform.lock().expect("platform lock");
+        platform.deliver_due(Timestamp::now());
+        platform.box_state(&doctor_box(&to)).expect("recipient box")
+    };
+    assert_eq!(inbox.messages.len(), 1);
+    let message = {
+        let platform = simulator.platform.lock().expect("platform lock");
+        platform
+            .find_message(&doctor_box(&to), &inbox.messages[0].message_id)
+            .expect("stored message")
+    };
+    assert!(message.content.is_encrypted);
+    assert_eq!(message.content.sender.key.id, from);
+    assert_eq!(message.content.document.content.first(), Some(&0x30));
+    let plaintext = b"Patient discharged";
+    assert!(
+        !message
+            .content
+            .document
+            .content
+            .windows(plaintext.len())
+            .any(|window| window == plaintext)
+    );
+
+    let operations: Vec<_> = simulator
+        .log
+        .all()
+        .into_iter()
+        .filter_map(|record| record.operation)
+        .collect();
+    assert_eq!(
+        operations,
+        ["RequestSecurityToken", "GetEtk", "GetEtk", "sendMessage"]
+    );
     simulator.shutdown().await;
 }

@@ -1,1 +1,4 @@
 //! PracticeBox service library.
+
+pub mod delivery;
+pub mod store;

@@ -1,0 +1,1 @@
+//! Delivery to the SMB share folder.

@@ -34,6 +34,11 @@ pub enum MessageKind {
 }
 
 impl MessageKind {
+    /// Returns the lower-case name used in the store and in sidecars.
+    pub fn as_str(self) -> &'static str {
+        self.as_sql()
+    }
+
     fn as_sql(self) -> &'static str {
         match self {
             MessageKind::Document => "document",

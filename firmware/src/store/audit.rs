@@ -1,10 +1,10 @@
 //! The append-only, hash-chained audit log.
 //!
-//! Each row stores `hash = SHA-256(prev_hash || canonical row)`, where
-//! `prev_hash` is the previous row's hash (32 zero bytes for the first row) and
-//! the canonical row is every other column, each as an 8-byte big-endian length
-//! followed by its UTF-8 bytes, in the order seq, at, actor, action, principal
-//! (decimal, or empty), detail. The length prefixes make the encoding
+//! Each row stores `hash = SHA-256(prev_hash || canonical row)`. `prev_hash` is
+//! the previous row's hash, or 32 zero bytes for the first row. The canonical
+//! row is every other column, each as an 8-byte big-endian length followed by
+//! its UTF-8 bytes, in the order seq, at, actor, action, principal (decimal, or
+//! empty), detail. The length prefixes make the encoding
 //! unambiguous, so no two different rows hash the same content.
 //!
 //! Triggers reject UPDATE and DELETE through SQL. An edit made below SQL, on the
@@ -31,7 +31,7 @@ const GENESIS_HASH: [u8; 32] = [0; 32];
 /// An event to append to the audit log.
 #[derive(Debug, Clone)]
 pub struct AuditEvent<'a> {
-    /// Who caused the event: `fetcher`, `delivery`, `panel`, a principal's INSZ, ...
+    /// The origin of the event: `fetcher`, `delivery`, `panel`, a principal's INSZ, ...
     pub actor: &'a str,
     /// A dotted event name, such as `mandate.revoked`.
     pub action: &'a str,
@@ -119,7 +119,7 @@ fn last_hash(tx: &Transaction<'_>) -> Result<Option<String>, StoreError> {
     Ok(hash)
 }
 
-/// The next sequence number, past every number ever used, deleted rows included.
+/// Returns the next sequence number, past every number ever used, deleted rows included.
 fn next_seq(tx: &Transaction<'_>) -> Result<i64, StoreError> {
     let used: i64 = tx.query_row(
         "SELECT max(coalesce((SELECT max(seq) FROM audit_log), 0),

@@ -1,7 +1,7 @@
 //! Messages and their delivery state, keyed by (principal, MessageId).
 //!
-//! States and the transitions each method allows (anything else is
-//! [`StoreError::InvalidTransition`]); a transition to the state a message is
+//! The table lists the transitions each method allows. Any other transition is
+//! [`StoreError::InvalidTransition`]. A transition to the state a message is
 //! already in changes nothing, so every step can be repeated after a crash:
 //!
 //! | method                        | from                     | to             |
@@ -59,7 +59,7 @@ impl MessageKind {
     }
 }
 
-/// Where a message stands between the eHealthBox and the share.
+/// The delivery state of a message, between the eHealthBox and the share.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryState {
     /// Recorded; files not yet durable on the share.
@@ -194,6 +194,7 @@ impl Store {
         message: &FetchedMessage,
         now: Timestamp,
     ) -> Result<Recorded, StoreError> {
+        self.principal(message.principal)?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -222,7 +223,8 @@ impl Store {
     ///
     /// Repeating the call with the same files changes nothing. Different files
     /// for a message already delivered are rejected, because that means a second
-    /// copy on the share.
+    /// copy on the share. An empty list records a message that has no document
+    /// to write.
     pub fn mark_delivered(
         &mut self,
         principal: PrincipalId,

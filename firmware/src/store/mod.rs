@@ -199,7 +199,7 @@ fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
     let mode: String =
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        // An in-memory database answers "memory"; a file always accepts WAL.
+        // An in-memory database reports "memory". A file always accepts WAL.
         tracing::warn!(mode, "store is not in WAL mode");
     }
     conn.pragma_update(None, "synchronous", "FULL")?;

@@ -1,9 +1,9 @@
 //! Principals (the doctors whose eHealthBox is fetched) and the mandates that allow it.
 //!
 //! A principal is keyed on the INSZ, because a RIZIV number changes when a
-//! trainee becomes a care provider. The box has one `main` principal; every
-//! other principal is a `mandator` and is only fetched while a mandate granted
-//! to the main principal is valid and not revoked.
+//! trainee becomes a care provider. The box has one `main` principal. Every
+//! other principal is a `mandator`, fetched only while a mandate granted to the
+//! main principal is valid and not revoked.
 
 use std::fmt;
 
@@ -37,7 +37,7 @@ impl fmt::Display for MandateId {
     }
 }
 
-/// Why the box fetches a principal's eHealthBox.
+/// The role of a principal on this box.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     /// The box's own doctor.

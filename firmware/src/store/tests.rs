@@ -690,3 +690,52 @@ fn handle_shares_store_between_threads() {
         4
     );
 }
+
+#[test]
+fn record_fetched_unknown_principal() {
+    let (_dir, mut store) = open_temp();
+    let err = store
+        .record_fetched(&fetched(PrincipalId(42), "M1"), at("2024-03-15T10:00:00Z"))
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::UnknownPrincipal(PrincipalId(42))),
+        "{err}"
+    );
+    assert_eq!(err.to_string(), "principal 42 not found");
+}
+
+#[test]
+fn error_texts_name_value_and_fix() {
+    let transition = StoreError::InvalidTransition {
+        principal: PrincipalId(1),
+        message_id: "M1".to_owned(),
+        from: DeliveryState::Fetched,
+        to: DeliveryState::MovedToBin,
+    };
+    assert_eq!(
+        transition.to_string(),
+        "message \"M1\" of principal 1 is fetched and cannot become moved_to_bin"
+    );
+
+    let unknown = StoreError::UnknownMessage {
+        principal: PrincipalId(1),
+        message_id: "M9".to_owned(),
+    };
+    assert!(
+        unknown.to_string().contains("record it as fetched first"),
+        "{unknown}"
+    );
+
+    let elsewhere = StoreError::DeliveredElsewhere {
+        principal: PrincipalId(1),
+        message_id: "M1".to_owned(),
+        recorded: vec!["a/x.txt".to_owned()],
+        given: vec!["a/x-2.txt".to_owned()],
+    };
+    let text = elsewhere.to_string();
+    assert!(
+        text.contains("a/x.txt") && text.contains("a/x-2.txt"),
+        "{text}"
+    );
+    assert!(text.contains("check the share for a second copy"), "{text}");
+}

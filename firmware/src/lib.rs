@@ -1,4 +1,12 @@
 //! PracticeBox service library.
+//!
+//! # Layout
+//! - [`store`]: the SQLite store of principals, mandates, messages, fetch runs and the audit log.
+//! - [`delivery`]: atomic delivery of messages into the doctors' folders on the SMB share.
+//! - [`xmlsec`]: XML canonicalisation, XML-DSig and WS-Security (re-exported crate).
+
+pub mod delivery;
+pub mod store;
 
 /// XML canonicalisation, XML-DSig and WS-Security, kept in their own crate so that the platform
 /// simulator can share them without depending on the service.

@@ -1,3 +1,4 @@
 //! PracticeBox service library.
 
+pub mod samba;
 pub mod xmlsec;

@@ -115,7 +115,7 @@ pub enum ConfigError {
     ZeroPort,
 }
 
-/// What the practice user may do on a share.
+/// Access level of the practice user on a share.
 ///
 /// The default is [`ShareAccess::ReadWrite`]. EMDs are built for a folder drop into a folder
 /// they own on their own disk, so an EMD may move or delete a file after importing it so that it
@@ -140,7 +140,7 @@ pub struct DoctorShare {
     pub name: ShareName,
     /// The doctor's delivery folder, under [`SambaConfig::share_root`].
     pub path: PathBuf,
-    /// What the practice user may do in it.
+    /// Access level of the practice user.
     pub access: ShareAccess,
 }
 
@@ -169,14 +169,14 @@ impl DoctorShare {
 pub struct AllDoctorsShare {
     /// Name the EMD uses in `\\practicebox\<name>`.
     pub name: ShareName,
-    /// What the practice user may do in it.
+    /// Access level of the practice user.
     pub access: ShareAccess,
 }
 
 /// The Samba configuration of the box.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SambaConfig {
-    /// Folder that holds one delivery folder per doctor.
+    /// Folder that contains one delivery folder per doctor.
     pub share_root: PathBuf,
     /// One share per doctor, rendered in this order.
     pub doctor_shares: Vec<DoctorShare>,
@@ -232,33 +232,39 @@ impl SambaConfig {
     fn write_globals(&self, out: &mut ConfWriter) {
         out.set("server role", "standalone server");
         out.set("security", "user");
+
         out.comment(
             "SMB1 is refused. SMB 2.1 stays allowed for older Windows EMD workstations, and SMB3 \
              is preferred.",
         );
         out.set("server min protocol", "SMB2_10");
         out.set("server max protocol", "SMB3");
+
         out.comment(
             "Encrypt with every client that supports SMB3 encryption. `required` would lock out \
              SMB 2.1 clients, which then still sign every message.",
         );
         out.set("server smb encrypt", "desired");
-        out.set("server signing", "mandatory");
+        out.set("server signing", "required");
         out.set("ntlm auth", "ntlmv2-only");
+
         out.comment("No guest or anonymous access: only the practice user logs in.");
         out.set("map to guest", "never");
         out.set("restrict anonymous", "2");
         out.set("usershare max shares", "0");
+
         out.comment("File names on disk are UTF-8, so accented names reach the EMD unchanged.");
         out.set("unix charset", "UTF-8");
         out.comment(
             "The SMB1-only POSIX extensions; SMB1 is off, this keeps them off if it returns.",
         );
         out.set("smb1 unix extensions", "no");
+
         out.set("disable netbios", "yes");
         out.set("smb ports", &self.port.to_string());
         out.set("interfaces", &self.interfaces.join(" "));
         out.set("bind interfaces only", "yes");
+
         out.comment("No printing.");
         out.set("load printers", "no");
         out.set("printing", "bsd");
@@ -355,7 +361,7 @@ impl SambaConfig {
     }
 }
 
-/// A complete smb.conf for running `smbd` unprivileged-ish in a test: every runtime path under
+/// A complete smb.conf for a test server: every runtime path under
 /// [`Self::runtime_dir`], loopback binding only, and the box's shares and security settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StandaloneConfig {
@@ -461,7 +467,7 @@ fn path_text(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
 
-/// Checks that `path` can be written into smb.conf and means what it says there.
+/// Checks that `path` can be written into smb.conf and that Samba reads it back unchanged.
 fn check_path(path: &Path) -> Result<(), ConfigError> {
     let text = path
         .to_str()

@@ -45,7 +45,7 @@ const SAMPLE_BOX: &str = "\
 \tserver max protocol = SMB3
 \t# Encrypt with every client that supports SMB3 encryption. `required` would lock out SMB 2.1 clients, which then still sign every message.
 \tserver smb encrypt = desired
-\tserver signing = mandatory
+\tserver signing = required
 \tntlm auth = ntlmv2-only
 \t# No guest or anonymous access: only the practice user logs in.
 \tmap to guest = never

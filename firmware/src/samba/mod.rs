@@ -4,9 +4,9 @@
 //! test server; [`names`] validates share and account names. Starting and stopping `smbd` is
 //! systemd's job on the box, and the tests' job on a build machine, so this module does no I/O.
 //!
-//! What the configuration guarantees the EMD: SMB 2.1 at least, SMB3 with encryption when the
-//! client supports it, no guest or anonymous access, only the practice user, and no sight of
-//! files that are still being written (`veto files` on the staging prefix).
+//! The configuration gives the EMD SMB 2.1 at least, and SMB3 with encryption when the client
+//! supports it. Only the practice user logs in, never a guest or an anonymous session. Files that
+//! are still being written stay invisible (`veto files` on the staging prefix).
 
 pub mod config;
 pub mod names;

@@ -1,9 +1,10 @@
 //! Names that end up in smb.conf: SMB share names and Unix account names.
 //!
-//! A share name is what the EMD types after `\\practicebox\`. Windows limits share names to 80
-//! UTF-16 code units and forbids `\ / [ ] : | < > + = ; , ? * "` in them. Samba also treats `%`
-//! as the start of a substitution and reserves the section names `global`, `homes`, `printers`,
-//! `print$` and `IPC$`. Share names compare case-insensitively on the wire.
+//! A share name is what the EMD types after `\\practicebox\`. Windows' rules for share names
+//! (those of its `NetShareAdd` API) limit them to 80 UTF-16 code units and forbid
+//! `\ / [ ] : | < > + = ; , ? * "` in them. Samba also treats `%` as the start of a substitution
+//! and reserves the section names `global`, `homes`, `printers`, `print$` and `IPC$`. Share names
+//! compare case-insensitively on the wire.
 
 use std::fmt;
 

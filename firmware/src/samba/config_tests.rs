@@ -101,6 +101,11 @@ fn box_config_renders_exactly() {
 }
 
 #[test]
+fn staging_veto_matches_prefix() {
+    assert_eq!(STAGING_VETO, format!("/{STAGING_PREFIX}*/"));
+}
+
+#[test]
 fn box_config_render_is_deterministic() {
     let config = sample();
     assert_eq!(config.render_box().unwrap(), config.render_box().unwrap());

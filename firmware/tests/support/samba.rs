@@ -11,7 +11,7 @@
 //! `smbclient` (`.ci/install-deps` installs them), and root, because smbd switches to the
 //! connecting user's Unix account for file access. That account must exist: the tests use the
 //! system account [`TEST_PRACTICE_USER`], created with `useradd --system --no-create-home` when
-//! missing and left in place afterwards.
+//! missing and left in place afterwards, as is any account given to [`SmbServer::add_account`].
 //!
 //! smbd reads files as the practice user, so every folder on the way to a share must be
 //! traversable and the files readable by that account; [`SmbServer::start`] makes the share root

@@ -7,9 +7,9 @@
 //! certificates it is given, and talking only to loopback addresses.
 
 use jiff::{SignedDuration, Timestamp};
-use practicebox::xmlsec::dsig::Algorithms;
-use practicebox::xmlsec::ns;
-use practicebox::xmlsec::wsse::{self, EnvelopeOptions, SequentialIds};
+use practicebox_xmlsec::dsig::Algorithms;
+use practicebox_xmlsec::ns;
+use practicebox_xmlsec::wsse::{self, EnvelopeOptions, SequentialIds};
 use quick_xml::escape::escape;
 use roxmltree::{Document, Node};
 
@@ -258,8 +258,8 @@ impl Peer {
     }
 
     /// Requests a token from the STS: the request is signed with `authenticating`, and `holder`
-    /// is the holder-of-key. When the STS answers with a sign challenge, the answer is signed with
-    /// `holder`. Returns the assertion as received.
+    /// is the holder-of-key. When the STS replies with a sign challenge, the response is signed
+    /// with `holder`. Returns the assertion as received.
     pub async fn request_token(
         &self,
         authenticating: &Credential,
@@ -403,3 +403,6 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod http_tests;

@@ -7,11 +7,11 @@ mod common;
 
 use std::path::Path;
 
-use practicebox::xmlsec::dsig::{
+use practicebox_xmlsec::dsig::{
     self, Algorithms, DigestMethod, DsigError, KeyInfo, ReferenceSpec, SignatureMethod,
     SignatureParent, SignatureRequest,
 };
-use practicebox::xmlsec::ids::IdError;
+use practicebox_xmlsec::ids::IdError;
 use roxmltree::{Document, Node};
 
 use common::{FIRST_SIGNATURE_XPATH, SOAP_NS, WSSE_NS, client, intruder, xmlsec1_verify};

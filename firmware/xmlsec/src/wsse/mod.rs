@@ -16,7 +16,7 @@
 //! assertion's validity period.
 //!
 //! ```
-//! use practicebox::xmlsec::wsse::{self, EnvelopeOptions, KeySource, SequentialIds};
+//! use practicebox_xmlsec::wsse::{self, EnvelopeOptions, KeySource, SequentialIds};
 //!
 //! # fn example(
 //! #     assertion: &str,

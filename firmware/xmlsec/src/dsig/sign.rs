@@ -3,9 +3,9 @@
 use roxmltree::{Document, Node};
 
 use super::{Algorithms, DsigError, transform_uris};
-use crate::xmlsec::c14n::{C14nOptions, Canonicalizer, EXC_C14N};
-use crate::xmlsec::ids::IdIndex;
-use crate::xmlsec::{ns, xml};
+use crate::c14n::{C14nOptions, Canonicalizer, EXC_C14N};
+use crate::ids::IdIndex;
+use crate::{ns, xml};
 
 /// One element to sign, named by its ID.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,9 +3,9 @@
 use roxmltree::{Document, Node};
 
 use super::{DigestMethod, DsigError, ENVELOPED_SIGNATURE, SignatureMethod, transform_uris};
-use crate::xmlsec::c14n::{C14nOptions, Canonicalizer, EXC_C14N};
-use crate::xmlsec::ids::IdIndex;
-use crate::xmlsec::{ns, xml};
+use crate::c14n::{C14nOptions, Canonicalizer, EXC_C14N};
+use crate::ids::IdIndex;
+use crate::{ns, xml};
 
 /// A signature whose every reference digest and whose SignatureValue verified.
 #[derive(Debug, Clone)]

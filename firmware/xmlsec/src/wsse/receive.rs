@@ -6,9 +6,9 @@ use super::{
     BASE64_ENCODING_TYPE, SAML_ASSERTION_ID_VALUE_TYPE, SAML_V11_TOKEN_TYPE, WsseError,
     X509V3_VALUE_TYPE, assertion,
 };
-use crate::xmlsec::dsig::{self, VerifiedSignature};
-use crate::xmlsec::ids::{IdIndex, fragment_id};
-use crate::xmlsec::{ns, xml};
+use crate::dsig::{self, VerifiedSignature};
+use crate::ids::{IdIndex, fragment_id};
+use crate::{ns, xml};
 
 /// A received envelope whose message signature verified with the key of its own token.
 #[derive(Debug, Clone)]

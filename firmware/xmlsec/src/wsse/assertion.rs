@@ -4,10 +4,10 @@
 use roxmltree::{Document, Node};
 
 use super::{HOLDER_OF_KEY, WsseError};
-use crate::xmlsec::dsig::{
+use crate::dsig::{
     self, Algorithms, KeyInfo, ReferenceSpec, SignatureParent, SignatureRequest, VerifiedSignature,
 };
-use crate::xmlsec::{ns, xml};
+use crate::{ns, xml};
 
 /// Signs the SAML assertion `assertion_xml` as the STS does: an enveloped `ds:Signature` as its
 /// last child, with one reference to `#<AssertionID>` (enveloped-signature and exclusive C14N

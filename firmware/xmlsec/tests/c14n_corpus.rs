@@ -11,7 +11,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use practicebox::xmlsec::c14n::{self, C14nOptions};
+use practicebox_xmlsec::c14n::{self, C14nOptions};
 
 /// Exclusive references per folder; `c14n-nl` has no Santuario outputs for exclusive forms.
 const EXPECTED_EXCLUSIVE: [(&str, usize); 3] = [("c14n", 16), ("c14n-nl", 9), ("c14n-notab", 16)];

@@ -6,10 +6,8 @@ use super::{
     BASE64_ENCODING_TYPE, IdGenerator, SAML_ASSERTION_ID_VALUE_TYPE, SAML_V11_TOKEN_TYPE,
     WsseError, X509V3_VALUE_TYPE, assertion,
 };
-use crate::xmlsec::dsig::{
-    self, Algorithms, KeyInfo, ReferenceSpec, SignatureParent, SignatureRequest,
-};
-use crate::xmlsec::{ns, xml};
+use crate::dsig::{self, Algorithms, KeyInfo, ReferenceSpec, SignatureParent, SignatureRequest};
+use crate::{ns, xml};
 
 /// Time and algorithm parameters of a new envelope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

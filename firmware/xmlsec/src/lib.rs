@@ -2,14 +2,15 @@
 //! RSA ([`dsig`]) and WS-Security SOAP 1.1 envelopes signed with an X.509 token or a SAML 1.1
 //! holder-of-key assertion ([`wsse`]).
 //!
-//! Both the appliance's eHealth client and the platform simulator use this module, so it signs
+//! Both the appliance's eHealth client and the platform simulator use this crate, so it signs
 //! and verifies. Documents are read with roxmltree and written as strings with escaping. The
-//! module does no I/O and never reads the clock: times and ID sources come from the caller.
+//! crate does no I/O and never reads the clock: times and ID sources come from the caller.
 //!
 //! Verification is strict by design. IDs must be unique in the whole document, and every
 //! algorithm outside the small supported set is rejected by URI. Verified references are
 //! returned as tree nodes, so that callers check *which* element was signed and not only its ID:
 //! that is the defence against signature wrapping.
+#![forbid(unsafe_code)]
 
 pub mod c14n;
 pub mod dsig;

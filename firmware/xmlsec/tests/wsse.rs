@@ -6,12 +6,12 @@
 
 mod common;
 
-use practicebox::xmlsec::dsig::{
+use practicebox_xmlsec::dsig::{
     self, Algorithms, DigestMethod, DsigError, KeyInfo, ReferenceSpec, SignatureMethod,
     SignatureParent, SignatureRequest,
 };
-use practicebox::xmlsec::ids::IdError;
-use practicebox::xmlsec::wsse::{
+use practicebox_xmlsec::ids::IdError;
+use practicebox_xmlsec::wsse::{
     self, EnvelopeOptions, IdGenerator, KeySource, RandomIds, SequentialIds, WsseError,
 };
 use rand_chacha::ChaCha20Rng;

@@ -1,1 +1,3 @@
 //! PracticeBox service library.
+
+pub mod ehealth;

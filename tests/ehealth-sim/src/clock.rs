@@ -43,14 +43,18 @@ impl SimClock {
     pub fn advance(&self, delta: SignedDuration) {
         let mut state = self.lock();
         match state.frozen_at {
-            Some(instant) => state.frozen_at = Some(instant.saturating_add(delta).unwrap_or(instant)),
+            Some(instant) => {
+                state.frozen_at = Some(instant.saturating_add(delta).unwrap_or(instant))
+            }
             None => state.offset = state.offset.saturating_add(delta),
         }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ClockState> {
         // A poisoned lock only means a test panicked while holding it; the state is still valid.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -59,7 +63,9 @@ impl Clock for SimClock {
         let state = *self.lock();
         match state.frozen_at {
             Some(instant) => instant,
-            None => Timestamp::now().saturating_add(state.offset).unwrap_or(Timestamp::MAX),
+            None => Timestamp::now()
+                .saturating_add(state.offset)
+                .unwrap_or(Timestamp::MAX),
         }
     }
 }
@@ -83,6 +89,9 @@ mod tests {
         let clock = SimClock::real_time();
         clock.advance(SignedDuration::from_hours(24));
         let ahead = clock.now().duration_since(Timestamp::now());
-        assert!(ahead > SignedDuration::from_hours(23), "offset not applied: {ahead:?}");
+        assert!(
+            ahead > SignedDuration::from_hours(23),
+            "offset not applied: {ahead:?}"
+        );
     }
 }

@@ -47,12 +47,22 @@ pub struct Fault {
 impl Fault {
     /// Creates a business fault (the request cannot succeed as sent).
     pub fn business(code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { kind: FaultKind::Business, code: code.into(), message: message.into(), retry: false }
+        Self {
+            kind: FaultKind::Business,
+            code: code.into(),
+            message: message.into(),
+            retry: false,
+        }
     }
 
     /// Creates a system fault (the platform could not serve the request).
     pub fn system(code: impl Into<String>, message: impl Into<String>, retry: bool) -> Self {
-        Self { kind: FaultKind::System, code: code.into(), message: message.into(), retry }
+        Self {
+            kind: FaultKind::System,
+            code: code.into(),
+            message: message.into(),
+            retry,
+        }
     }
 
     /// SOA-01001: the call is not authenticated (bad or expired token, bad signature or timestamp).

@@ -20,7 +20,7 @@ use x509_cert::Certificate;
 use zeroize::Zeroizing;
 
 use super::{
-    ber::{Tag, Tlv},
+    ber::{BerError, Tag, Tlv},
     certificate::{StoredCertificate, holder_name},
     signature::{self, SignatureError},
 };
@@ -48,7 +48,7 @@ pub enum KeystoreError {
     )]
     NotPkcs12 { file: String, detail: String },
     #[error(
-        "wrong password for keystore '{file}'; check the password (it is case-sensitive) and enter it again"
+        "wrong password for keystore '{file}'; check the password (it is case-sensitive) and enter it again, and if it is right, the file is damaged: copy it again"
     )]
     WrongPassword { file: String },
     #[error(
@@ -317,9 +317,19 @@ fn check_pfx_structure(file: &str, bytes: &[u8]) -> Result<(), KeystoreError> {
         file: file.to_owned(),
         detail,
     };
-    let pfx = Tlv::parse_exact(bytes)
-        .and_then(|tlv| tlv.expect(Tag::SEQUENCE, "a PFX SEQUENCE"))
-        .map_err(|error| not_pkcs12(error.to_string()))?;
+    let pfx = match Tlv::parse_exact(bytes) {
+        Ok(pfx) => pfx
+            .expect(Tag::SEQUENCE, "a PFX SEQUENCE")
+            .map_err(|error| not_pkcs12(error.to_string()))?,
+        // A file that starts like a PFX but ends early is a damaged keystore.
+        Err(error @ BerError::Truncated { .. }) if bytes.first() == Some(&0x30) => {
+            return Err(KeystoreError::Damaged {
+                file: file.to_owned(),
+                detail: format!("the file is truncated: {error}"),
+            });
+        }
+        Err(error) => return Err(not_pkcs12(error.to_string())),
+    };
     let mut fields = pfx.children();
     let version = fields
         .required("the PFX version")

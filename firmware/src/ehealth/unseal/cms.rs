@@ -205,6 +205,16 @@ fn read_content_info<'a>(
     expected: ObjectIdentifier,
     name: &'static str,
 ) -> Result<Tlv<'a>, BerError> {
+    // Report data that is not CMS at all as such, rather than as a length that overruns.
+    match encoded.first() {
+        Some(0x30) => {}
+        Some(first) => {
+            return Err(BerError::Invalid(format!(
+                "expected a ContentInfo holding {name}, found data starting with byte 0x{first:02x}"
+            )));
+        }
+        None => return Err(BerError::Invalid(format!("expected {name}, found no data"))),
+    }
     let info = Tlv::parse_exact(encoded)?.expect(Tag::SEQUENCE, "a ContentInfo SEQUENCE")?;
     let mut fields = info.children();
     let content_type = read_oid(fields.required("the content type")?)?;

@@ -96,7 +96,7 @@ impl std::fmt::Display for SignatureAlgorithm {
     }
 }
 
-/// Why a signature could not be checked or did not verify.
+/// Failure to check or verify a signature.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
     #[error("unsupported {purpose} algorithm {oid}")]

@@ -66,7 +66,7 @@ pub fn openssl(dir: &Path, args: &[&str]) -> Vec<u8> {
     output.stdout
 }
 
-/// The files of the shared PKI, by name.
+/// Returns the files of the shared PKI by name, generating them on first use.
 fn pki_files() -> &'static BTreeMap<String, Vec<u8>> {
     static FILES: OnceLock<BTreeMap<String, Vec<u8>>> = OnceLock::new();
     FILES.get_or_init(|| {
@@ -261,7 +261,7 @@ impl Workspace {
         }
     }
 
-    /// The doctor's keystore as eHealth issues it: `authentication` plus the two encryption
+    /// Builds the doctor's keystore as eHealth issues it: `authentication` plus the two encryption
     /// keys under their decimal serials, written by p12-keystore in the legacy (3DES, SHA-1
     /// MAC) or modern (AES-256, SHA-256 MAC) layout.
     pub fn doctor_keystore(&self, legacy: bool) -> Vec<u8> {
@@ -309,7 +309,7 @@ impl Workspace {
         keystore.add_entry(alias, KeyStoreEntry::PrivateKeyChain(chain));
     }
 
-    /// A single-key keystore written by `openssl pkcs12 -export`, legacy (RC2-40
+    /// Writes a single-key keystore with `openssl pkcs12 -export`, legacy (RC2-40
     /// certificates, 3DES key, SHA-1 MAC) or modern (PBES2/AES-256, SHA-256 MAC).
     pub fn openssl_keystore(&self, legacy: bool, alias: &str) -> Vec<u8> {
         let out = if legacy {
@@ -444,7 +444,7 @@ pub struct SignOptions {
 }
 
 impl Default for SignOptions {
-    /// What the eHealth library does for an eHealth certificate: RSASSA-PSS with SHA-256.
+    /// Returns the eHealth library's choice for an eHealth certificate: RSASSA-PSS, SHA-256.
     fn default() -> Self {
         Self {
             digest: "sha256",

@@ -154,6 +154,57 @@ fn pkcs1v15_sha256_opens() {
 }
 
 #[test]
+fn ecdsa_p256_and_p384_open() {
+    let workspace = Workspace::new();
+    let content = sample_content(9_999);
+    let cases = [
+        ("ec-sender", "sha256", DigestAlgorithm::Sha256),
+        ("ec384-sender", "sha384", DigestAlgorithm::Sha384),
+    ];
+    for (signer, md, digest) in cases {
+        let sign = SignOptions {
+            digest: md,
+            pss: false,
+            ..SignOptions::default()
+        };
+        let blob = workspace.seal_as(signer, &content, &sign, &EncryptOptions::default());
+
+        let unsealed = open(&workspace, &blob).unwrap();
+
+        assert_eq!(unsealed.content, content, "{signer}");
+        assert_eq!(unsealed.sender.der, workspace.der(&format!("{signer}.pem")));
+        assert_eq!(
+            unsealed.outer_signature.algorithm,
+            SignatureAlgorithm::Ecdsa { digest }
+        );
+        assert_eq!(
+            unsealed.inner_signature.algorithm,
+            SignatureAlgorithm::Ecdsa { digest }
+        );
+    }
+}
+
+#[test]
+fn ecdsa_tampered_outer_signature() {
+    let workspace = Workspace::new();
+    let sign = SignOptions {
+        pss: false,
+        ..SignOptions::default()
+    };
+    let mut blob = workspace.seal_as("ec-sender", b"payload", &sign, &EncryptOptions::default());
+    // The DER blob ends with the outer Ecdsa-Sig-Value; its last byte is part of s.
+    let last = blob.len() - 1;
+    blob[last] ^= 0x01;
+
+    let error = open(&workspace, &blob).unwrap_err();
+
+    let UnsealError::BadSignature { layer, .. } = &error else {
+        panic!("unexpected error: {error:?}");
+    };
+    assert_eq!(*layer, Layer::Outer);
+}
+
+#[test]
 fn legacy_sha1_opens_and_policy_rejects() {
     let workspace = Workspace::new();
     let content = b"legacy message of 2014".to_vec();

@@ -414,6 +414,8 @@ fn read_authentication_key(
         }
     };
     let certificate = certificate_for(file, archive, bag, alias)?;
+    // NOTE: only an RSA key is checked against its certificate; an EC key is kept unchecked
+    // until a signer parses it.
     if let PrivateKey::Rsa(rsa_key) = &key {
         check_rsa_key_matches(file, alias, rsa_key, &certificate)?;
     }

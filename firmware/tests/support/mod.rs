@@ -127,6 +127,10 @@ fn generate_pki(dir: &Path) {
     issue(dir, "sender", &sender, "ca", "auth.ext", "1002");
     let other_signer = person_subject(SENDER_SSIN, "ANNA JANSSENS (Signature)");
     issue(dir, "other-signer", &other_signer, "ca", "auth.ext", "1003");
+    new_ec_key(dir, "ec-sender", "P-256");
+    issue(dir, "ec-sender", &sender, "ca", "auth.ext", "1005");
+    new_ec_key(dir, "ec384-sender", "P-384");
+    issue(dir, "ec384-sender", &sender, "ca", "auth.ext", "1006");
     let stranger = person_subject("85073003328", "PIET STRANGER");
     issue(dir, "stranger", &stranger, "ca", "enc.ext", "1004");
 
@@ -183,9 +187,29 @@ fn new_key(dir: &Path, name: &str) {
     );
 }
 
-/// Creates `name.key` and `name.pem`, issued by `issuer` with the given serial number.
+fn new_ec_key(dir: &Path, name: &str, curve: &str) {
+    let key = format!("{name}.key");
+    let curve = format!("ec_paramgen_curve:{curve}");
+    openssl(
+        dir,
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            &curve,
+            "-out",
+            &key,
+        ],
+    );
+}
+
+/// Creates `name.pem`, issued by `issuer` with the given serial number, and `name.key` (an
+/// RSA key) unless that key exists already.
 fn issue(dir: &Path, name: &str, subject: &str, issuer: &str, extensions: &str, serial: &str) {
-    new_key(dir, name);
+    if !dir.join(format!("{name}.key")).exists() {
+        new_key(dir, name);
+    }
     let (key, csr, pem) = (
         format!("{name}.key"),
         format!("{name}.csr"),
@@ -424,10 +448,21 @@ impl Workspace {
     /// Seals `content` from `sender` to the doctor's current encryption certificate: inner
     /// signature, encryption, outer signature, all with the same options.
     pub fn seal(&self, content: &[u8], sign: &SignOptions, encrypt: &EncryptOptions) -> Vec<u8> {
+        self.seal_as("sender", content, sign, encrypt)
+    }
+
+    /// Seals like [`Workspace::seal`] with the certificate and key named `signer`.
+    pub fn seal_as(
+        &self,
+        signer: &str,
+        content: &[u8],
+        sign: &SignOptions,
+        encrypt: &EncryptOptions,
+    ) -> Vec<u8> {
         self.write("content.bin", content);
-        self.sign("content.bin", "inner.der", "sender", sign);
+        self.sign("content.bin", "inner.der", signer, sign);
         self.encrypt("inner.der", "envelope.der", &["enc.pem"], encrypt);
-        self.sign("envelope.der", "sealed.der", "sender", sign);
+        self.sign("envelope.der", "sealed.der", signer, sign);
         self.read("sealed.der")
     }
 }

@@ -4,16 +4,16 @@
 //! and embeds the signer certificate. Its eContent is a ContentInfo with an EnvelopedData: one
 //! key transport recipient per encryption certificate, and AES-CBC content. The plaintext is
 //! a ContentInfo with the inner SignedData, the sender's signature over the payload. Senders write BER with
-//! indefinite lengths and chunked OCTET STRINGs, sign with RSASSA-PSS, RSA PKCS#1 v1.5 or,
-//! in old messages, SHA-1, and may omit signed attributes.
+//! indefinite lengths and chunked OCTET STRINGs, sign with RSASSA-PSS, RSA PKCS#1 v1.5 or
+//! ECDSA (SHA-1 in old messages), and may omit signed attributes.
 //!
 //! [`unseal`] verifies the outer signature, decrypts with whichever encryption key of the
 //! keystore the message is addressed to, verifies the inner signature against the sender's
 //! certificate and returns the payload. Each failure is its own [`UnsealError`] variant that
 //! names the [`Layer`]; the caller keeps the raw message and flags it.
 //!
-//! Not done here: certificate chain and revocation checks of the sender (the caller decides
-//! its policy), and ECDSA signatures.
+//! Not done here: certificate chain and revocation checks of the sender's certificate, whose
+//! policy the caller decides.
 
 mod cms;
 pub mod command;

@@ -1,12 +1,14 @@
 //! PracticeBox service library.
 //!
 //! # Layout
+//! - [`ehealth`]: the box's client of the eHealth platform: keystores, unsealing.
 //! - [`store`]: the SQLite store of principals, mandates, messages, fetch runs and the audit log.
 //! - [`delivery`]: atomic delivery of messages into the doctors' folders on the SMB share.
 //! - [`samba`]: the smb.conf that serves the doctors' folders to the medical software.
 //! - [`xmlsec`]: XML canonicalisation, XML-DSig and WS-Security (re-exported crate).
 
 pub mod delivery;
+pub mod ehealth;
 pub mod samba;
 pub mod store;
 

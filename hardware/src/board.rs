@@ -1,9 +1,9 @@
 //! Every pin, bus and address of the PracticeBox front panel on a Raspberry Pi 4.
 //!
-//! Pin numbers are given twice: BCM numbers are the GPIO line offsets on `/dev/gpiochip0`
-//! (the BCM2711's own controller, `pinctrl-bcm2711`), physical numbers count the pins of the
-//! 40-pin header, pin 1 being the square pad next to the SD card end, odd pins on the inner
-//! row.
+//! Pin numbers are given twice. BCM numbers are the GPIO line offsets on `/dev/gpiochip0`, the
+//! BCM2711's own controller (`pinctrl-bcm2711`). Physical numbers count the pins of the 40-pin
+//! header: pin 1 has the square pad, at the end away from the USB ports, and odd pins form
+//! the inner row.
 //!
 //! | signal | BCM | physical | part |
 //! |---|---|---|---|
@@ -38,7 +38,7 @@ use crate::{Button, Led};
 /// The I2C bus of the display: I2C1 on GPIO2/3, which the kernel exposes as `/dev/i2c-1`.
 pub const I2C_BUS: &str = "/dev/i2c-1";
 
-/// The display's 7-bit I2C address. Modules with the address jumper moved answer at 0x3D.
+/// The display's 7-bit I2C address. Modules with the address jumper moved use 0x3D.
 pub const OLED_ADDRESS: u8 = 0x3C;
 
 /// The GPIO character device of the BCM2711's own 58 lines on a Raspberry Pi 4.
@@ -131,7 +131,7 @@ pub const fn led_pin(led: Led) -> Pin {
     }
 }
 
-/// What a physical pin of the Raspberry Pi 40-pin header carries.
+/// Function of a physical pin of the Raspberry Pi 40-pin header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HeaderPin {
     Power3v3,

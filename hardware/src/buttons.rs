@@ -1,8 +1,8 @@
 //! The buttons trait, its events, and the debouncer that turns raw edges into events.
 //!
-//! A press is reported once the line has stayed at its new level for the debounce period, a
-//! long press once the button has been held for the long-press duration, and a release once
-//! the line has stayed released for the debounce period. The [`Debouncer`] is pure logic on
+//! A press is reported once the line has stayed down for the debounce period. A long press is
+//! reported once the button has been held for the long-press duration, and a release once the
+//! line has stayed up for the debounce period. The [`Debouncer`] is pure logic on
 //! timestamps: the Raspberry Pi driver feeds it kernel edges, and the simulator feeds it a
 //! script on simulated time.
 
@@ -52,7 +52,7 @@ pub enum Level {
     Released,
 }
 
-/// What happened to a button.
+/// Kind of a button event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ButtonEventKind {
     /// The button went down and stayed down for the debounce period.
@@ -130,7 +130,7 @@ impl ButtonConfig {
         self.long_press
     }
 
-    /// The same configuration with a zero debounce period, for drivers whose edges are
+    /// Returns the same configuration with a zero debounce period, for drivers whose edges are
     /// already debounced (the kernel does it for the GPIO driver).
     pub fn without_debounce(&self) -> Self {
         Self {
@@ -249,7 +249,7 @@ impl Debouncer {
         events
     }
 
-    /// The earliest time at which [`Debouncer::advance`] would report an event, if any.
+    /// Returns the earliest time at which [`Debouncer::advance`] would report an event, if any.
     pub fn next_deadline(&self) -> Option<Duration> {
         self.lines
             .iter()

@@ -39,7 +39,8 @@ impl Clock for MonotonicClock {
     }
 }
 
-/// A clock that moves only when told to. Clones share the same time.
+/// A clock that moves only through [`ManualClock::advance`] and [`ManualClock::set`]. Clones
+/// share the same time.
 #[derive(Debug, Clone, Default)]
 pub struct ManualClock {
     now: Arc<Mutex<Duration>>,

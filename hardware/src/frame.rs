@@ -1,6 +1,6 @@
 //! The 128x64 monochrome frame, stored the way the SSD1306 stores its display RAM.
 //!
-//! The panel's RAM is 8 pages of 128 columns; each byte is one column of 8 pixels of one page,
+//! The panel's RAM is 8 pages of 128 columns. Each byte is one column of 8 pixels of one page,
 //! with the least significant bit at the top. [`Frame`] keeps the same 1024-byte layout, so the
 //! simulator and the driver share one type and a frame's bytes are exactly what a full update
 //! sends over I2C.
@@ -41,7 +41,7 @@ impl Frame {
         Self { bytes }
     }
 
-    /// The frame's bytes in SSD1306 page layout: byte `page * 128 + x`, bit `y % 8`.
+    /// Returns the frame's bytes in SSD1306 page layout: byte `page * 128 + x`, bit `y % 8`.
     pub fn as_bytes(&self) -> &[u8; FRAME_BYTES] {
         &self.bytes
     }
@@ -65,7 +65,7 @@ impl Frame {
         }
     }
 
-    /// Returns the smallest rectangle that holds every pixel that differs from `other`, or
+    /// Returns the smallest rectangle that contains every pixel that differs from `other`, or
     /// `None` when the frames are equal.
     pub fn changed_area(&self, other: &Frame) -> Option<Rectangle> {
         let mut min = (u32::MAX, u32::MAX);

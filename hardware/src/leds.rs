@@ -107,7 +107,7 @@ impl BlinkPattern {
     }
 }
 
-/// What an LED shows.
+/// State of an LED: off, on, or blinking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LedState {
     #[default]

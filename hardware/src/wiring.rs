@@ -1,6 +1,6 @@
 //! The wiring diagram of the front panel, drawn from the constants in [`board`](crate::board).
 //!
-//! The README shows `docs/wiring.png`; a test redraws it and compares it with the committed
+//! The README shows `docs/wiring.png`. A test redraws it and compares it with the committed
 //! file, so the picture cannot drift from the pins the drivers use. Run the test with
 //! `UPDATE_FIXTURES=1` to rewrite the file after a deliberate change.
 
@@ -343,6 +343,6 @@ fn text(canvas: &mut RgbCanvas, content: &str, x: i32, y: i32, bold: bool) {
 }
 
 fn draw(canvas: &mut RgbCanvas, drawable: impl Drawable<Color = Rgb888>) {
-    // Drawing on the canvas cannot fail: its error type is `Infallible`.
+    // `RgbCanvas::Error` is `Infallible`, so this pattern is irrefutable.
     let Ok(_) = drawable.draw(canvas);
 }

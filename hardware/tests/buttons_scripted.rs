@@ -18,7 +18,7 @@ fn kinds(events: &[ButtonEvent]) -> Vec<(Button, ButtonEventKind, u64)> {
         .collect()
 }
 
-/// A press with contact bounce on both edges, as a cheap tactile switch produces.
+/// Returns a press with contact bounce on both edges, as a cheap tactile switch produces.
 fn bouncy_click(button: Button, hold: Duration) -> Vec<ScriptStep> {
     vec![
         ScriptStep::press(ms(0), button),

@@ -23,27 +23,27 @@ fn draw_known_screen(display: &mut FrameBuffer) {
     Rectangle::new(Point::zero(), Size::new(WIDTH, HEIGHT))
         .into_styled(stroke)
         .draw(display)
-        .unwrap();
+        .expect("drawing in memory");
     Text::new("PracticeBox", Point::new(4, 12), text_style)
         .draw(display)
-        .unwrap();
+        .expect("drawing in memory");
     Text::new("Dr Peeters: 3 new", Point::new(4, 26), text_style)
         .draw(display)
-        .unwrap();
+        .expect("drawing in memory");
     Circle::new(Point::new(100, 34), 20)
         .into_styled(PrimitiveStyle::with_fill(BinaryColor::On))
         .draw(display)
-        .unwrap();
+        .expect("drawing in memory");
     Line::new(Point::new(4, 60), Point::new(90, 34))
         .into_styled(stroke)
         .draw(display)
-        .unwrap();
+        .expect("drawing in memory");
 }
 
 fn known_screen() -> FrameBuffer {
     let mut display = FrameBuffer::new();
     draw_known_screen(&mut display);
-    display.flush().unwrap();
+    display.flush().expect("simulated flush");
     display
 }
 

@@ -34,7 +34,7 @@ fn data(bytes: &[u8]) -> Vec<Transaction> {
         .collect()
 }
 
-/// The init sequence for a 128x64 panel, unrotated, in horizontal addressing mode.
+/// Returns the init sequence for a 128x64 panel, unrotated, in horizontal addressing mode.
 fn init_sequence() -> Vec<Transaction> {
     vec![
         command(&[0xAE]),       // display off
@@ -57,7 +57,7 @@ fn init_sequence() -> Vec<Transaction> {
     ]
 }
 
-/// The init sequence followed by the blank frame that clears the power-up noise.
+/// Returns the init sequence followed by the blank frame that clears the power-up noise.
 fn startup() -> Vec<Transaction> {
     let mut expected = init_sequence();
     expected.push(command(&[0x21, 0, 127]));
@@ -68,7 +68,7 @@ fn startup() -> Vec<Transaction> {
 
 fn open(expected: &[Transaction]) -> (Ssd1306Display<Mock>, Mock) {
     let mock = Mock::new(expected);
-    let display = Ssd1306Display::new(mock.clone(), "mock", ADDRESS).unwrap();
+    let display = Ssd1306Display::new(mock.clone(), "mock", ADDRESS).expect("display init");
     (display, mock)
 }
 
@@ -250,7 +250,7 @@ fn failed_flush_is_retried_whole() {
 }
 
 /// The `ssd1306` crate on its own resends every pixel drawn since the last flush, changed or
-/// not; this is why the driver diffs frames before handing pixels to it.
+/// not. This is why the driver diffs frames before handing pixels to it.
 #[test]
 fn crate_alone_resends_unchanged_pixels() {
     let bus = RecordingI2c::new();

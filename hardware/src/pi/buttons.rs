@@ -1,7 +1,7 @@
 //! The four buttons on the GPIO character device.
 //!
 //! Wiring: up on BCM GPIO5 (physical pin 29), down on GPIO6 (pin 31), OK on GPIO13 (pin 33),
-//! back on GPIO26 (pin 37); the other contact of every button goes to ground (pin 39).
+//! back on GPIO26 (pin 37). The other contact of every button goes to ground (pin 39).
 //! Permissions: read-write on `/dev/gpiochip0` (group `gpio`, see the [`pi`](crate::pi)
 //! module).
 //!

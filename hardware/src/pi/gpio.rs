@@ -1,4 +1,4 @@
-//! Opening GPIO lines on the kernel's character device, with errors that say what to fix.
+//! Opening GPIO lines on the kernel's character device, with errors that name the fix.
 //!
 //! `gpiocdev` reports a missing node, a permission problem and a busy line as bare errno
 //! values, so [`check_lines`] opens the chip and reads the line info first, and names the node,
@@ -26,7 +26,7 @@ pub enum GpioError {
     )]
     PermissionDenied { path: PathBuf },
 
-    /// Another program or a kernel driver holds a line.
+    /// Another program or a kernel driver already uses a line.
     #[error(
         "GPIO{offset} on {path} is already in use by {consumer}; stop that user of the line \
          (`gpioinfo` lists them) or pick another pin"
@@ -60,7 +60,7 @@ impl GpioError {
     }
 }
 
-/// Checks that `path` can be opened read-write and that no one holds any of `offsets`.
+/// Checks that `path` can be opened read-write and that no one uses any of `offsets`.
 pub(crate) fn check_lines(path: &Path, offsets: &[u32]) -> Result<(), GpioError> {
     if let Err(source) = OpenOptions::new().read(true).write(true).open(path) {
         let path = path.to_owned();

@@ -1,7 +1,7 @@
 //! The three LEDs on the GPIO character device, with blinking driven by a small thread.
 //!
 //! Wiring: green on BCM GPIO17 (physical pin 11), amber on GPIO27 (pin 13), red on GPIO22
-//! (pin 15), each through its series resistor to the LED's anode; the cathodes go to ground
+//! (pin 15), each through its series resistor to the LED's anode. The cathodes go to ground
 //! (pin 25). Active high. Permissions: read-write on `/dev/gpiochip0` (group `gpio`, see the
 //! [`pi`](crate::pi) module).
 //!

@@ -13,9 +13,9 @@
 //!
 //! That box covers every pixel *drawn* since the last flush, changed or not, and `clear`
 //! marks the whole screen. A screen redrawn from scratch would therefore resend all 1024
-//! bytes even when nothing changed. This driver keeps its own [`Frame`] and the frame the panel
-//! shows, and at flush passes only the pixels that differ to the crate, so the crate's box is
-//! the box of the changed pixels and an unchanged screen costs nothing.
+//! bytes even when nothing changed. This driver keeps its own [`Frame`] beside a copy of the
+//! frame on the panel. At flush it passes only the pixels that differ to the crate, so the
+//! crate's box is the box of the changed pixels, and an unchanged screen costs nothing.
 //!
 //! Quirks:
 //! - The crate's `init` does not write the panel's RAM, which holds noise after power-up, so
@@ -24,8 +24,8 @@
 //!   original error so a missing display reads as "no device acknowledged 0x3c".
 //! - The bus runs at the device tree's `clock-frequency`. Debian's kernel ignores `dtparam=`
 //!   lines in `config.txt`, so the Raspberry Pi OS setting `dtparam=i2c_arm_baudrate=400000`
-//!   has no effect there; with 100 kHz a full frame takes about 105 ms, a one-line change a
-//!   few milliseconds.
+//!   has no effect there. At 100 kHz, the bcm2835 driver's default, a full frame takes about
+//!   106 ms and a one-line change a few milliseconds.
 //!
 //! TODO: 1.3" modules often carry an SH1106 (132-column RAM, no horizontal addressing mode),
 //! which this driver does not support: on one the picture is shifted by two columns and
@@ -112,12 +112,12 @@ impl<I2C: I2c> Ssd1306Display<I2C> {
         Ok(display)
     }
 
-    /// Number of calls to [`Display::flush`], including those that had nothing to send.
+    /// Returns the number of calls to [`Display::flush`], including those with nothing to send.
     pub fn flush_count(&self) -> u64 {
         self.flushes
     }
 
-    /// The area the last flush sent, or `None` when it had nothing to send.
+    /// Returns the area the last flush sent, or `None` when it had nothing to send.
     pub fn last_flush_area(&self) -> Option<Rectangle> {
         self.last_flush_area
     }
@@ -267,7 +267,7 @@ impl<I2C: I2c> ErrorType for ErrorCapture<I2C> {
 }
 
 // Every method is forwarded, not only `transaction`, so a bus that treats plain writes and
-// transactions differently (embedded-hal-mock does) sees the calls the crate made.
+// transactions differently (embedded-hal-mock does) receives the calls the crate made.
 impl<I2C: I2c> I2c for ErrorCapture<I2C> {
     fn read(&mut self, address: u8, read: &mut [u8]) -> Result<(), Self::Error> {
         let result = self.inner.read(address, read);

@@ -53,7 +53,7 @@ impl ScriptedButtons {
     /// Creates buttons that play `steps`, timed from `clock`'s current time.
     ///
     /// [`Buttons::next_event`] moves `clock` forward to the time of each event it returns, or
-    /// by the whole timeout when there is none; share the clock with the other simulated
+    /// by the whole timeout when there is none. Share the clock with the other simulated
     /// devices so their timestamps agree.
     pub fn new(
         config: ButtonConfig,

@@ -31,27 +31,27 @@ impl FrameBuffer {
         }
     }
 
-    /// The frame as of the last flush: what the panel shows.
+    /// Returns the frame as of the last flush, which is what the panel shows.
     pub fn shown(&self) -> &Frame {
         &self.shown
     }
 
-    /// The frame being drawn, not yet flushed.
+    /// Returns the frame being drawn, not yet flushed.
     pub fn pending(&self) -> &Frame {
         &self.frame
     }
 
-    /// Number of calls to [`Display::flush`].
+    /// Returns the number of calls to [`Display::flush`].
     pub fn flush_count(&self) -> u64 {
         self.flushes
     }
 
-    /// The area the last flush changed, or `None` when it changed nothing.
+    /// Returns the area the last flush changed, or `None` when it changed nothing.
     pub fn last_flush_area(&self) -> Option<Rectangle> {
         self.last_flush_area
     }
 
-    /// Whether the panel is on.
+    /// Returns whether the panel is on.
     pub fn is_display_on(&self) -> bool {
         self.display_on
     }

@@ -46,7 +46,7 @@ impl RecordingI2c {
         Self::default()
     }
 
-    /// Every write so far, oldest first.
+    /// Returns every write so far, oldest first.
     pub fn writes(&self) -> Vec<I2cWrite> {
         self.lock().clone()
     }

@@ -44,12 +44,12 @@ impl LedTimeline {
         }
     }
 
-    /// Every recorded change, oldest first.
+    /// Returns every recorded change, oldest first.
     pub fn changes(&self) -> Vec<LedChange> {
         self.lock().clone()
     }
 
-    /// The current state of `led`.
+    /// Returns the current state of `led`.
     pub fn state(&self, led: Led) -> LedState {
         self.last_change(led, Duration::MAX)
             .map_or(LedState::Off, |change| change.state)

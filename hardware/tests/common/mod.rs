@@ -1,7 +1,7 @@
 //! Fixture helpers shared by the integration tests.
 //!
-//! Fixtures live in `tests/fixtures`. A test compares its output with the committed file;
-//! with `UPDATE_FIXTURES=1` in the environment it rewrites the file instead, which is how a
+//! Fixtures live in `tests/fixtures`. A test compares its output with the committed file.
+//! With `UPDATE_FIXTURES=1` in the environment it rewrites the file instead, which is how a
 //! deliberate change of a rendering is recorded.
 
 use std::io::Cursor;
@@ -22,7 +22,7 @@ pub fn updating() -> bool {
 /// Compares `actual` text with the file at `path`, or rewrites the file when updating.
 pub fn check_text(path: &Path, actual: &str) {
     if updating() {
-        std::fs::write(path, actual).unwrap();
+        std::fs::write(path, actual).expect("fixture written");
         return;
     }
     let expected = std::fs::read_to_string(path).unwrap_or_else(|error| {
@@ -45,7 +45,7 @@ pub fn check_text(path: &Path, actual: &str) {
 /// not break the test.
 pub fn check_png(path: &Path, actual: &[u8]) {
     if updating() {
-        std::fs::write(path, actual).unwrap();
+        std::fs::write(path, actual).expect("fixture written");
         return;
     }
     let expected = std::fs::read(path).unwrap_or_else(|error| {
@@ -78,9 +78,11 @@ pub fn check_png(path: &Path, actual: &[u8]) {
 
 /// Decodes PNG bytes into ((width, height), RGB bytes).
 pub fn decode_png(bytes: &[u8]) -> ((u32, u32), Vec<u8>) {
-    let mut reader = png::Decoder::new(Cursor::new(bytes)).read_info().unwrap();
-    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
-    let info = reader.next_frame(&mut pixels).unwrap();
+    let mut reader = png::Decoder::new(Cursor::new(bytes))
+        .read_info()
+        .expect("PNG header");
+    let mut pixels = vec![0; reader.output_buffer_size().expect("PNG size fits memory")];
+    let info = reader.next_frame(&mut pixels).expect("PNG frame");
     pixels.truncate(info.buffer_size());
     assert_eq!(info.color_type, png::ColorType::Rgb);
     ((info.width, info.height), pixels)

@@ -1,4 +1,5 @@
-//! The wiring diagram of the front panel, drawn from the constants in [`board`](crate::board).
+//! The wiring diagram of the front panel, drawn from the constants in the
+//! [`board`](mod@crate::board) module.
 //!
 //! The README shows `docs/wiring.png`. A test redraws it and compares it with the committed
 //! file, so the picture cannot drift from the pins the drivers use. Run the test with

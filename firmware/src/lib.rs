@@ -1,3 +1,4 @@
 //! PracticeBox service library.
 
+pub mod ehealth;
 pub mod xmlsec;

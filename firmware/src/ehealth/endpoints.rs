@@ -258,7 +258,10 @@ impl EndpointsConfig {
             Preset::Acceptance => Ok(Endpoints::acceptance()),
             Preset::Production => Ok(Endpoints::production()),
             Preset::Simulator => {
-                let base = self.base_url.as_deref().ok_or(EndpointsError::MissingBaseUrl)?;
+                let base = self
+                    .base_url
+                    .as_deref()
+                    .ok_or(EndpointsError::MissingBaseUrl)?;
                 let ca_file = self.ca_file.clone().ok_or(EndpointsError::MissingCaFile)?;
                 check_url("base_url", base)?;
                 Ok(Endpoints::simulator(base, ca_file))

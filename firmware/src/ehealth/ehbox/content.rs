@@ -63,7 +63,10 @@ pub struct ContentError {
 }
 
 /// Returns the bytes of a binary field and how they travelled.
-pub fn binary_value(element: Node<'_, '_>, reply: &SoapReply) -> Result<(Vec<u8>, Transfer), ContentError> {
+pub fn binary_value(
+    element: Node<'_, '_>,
+    reply: &SoapReply,
+) -> Result<(Vec<u8>, Transfer), ContentError> {
     if let Some(include) = element
         .children()
         .find(|node| node.has_tag_name((XOP_NS, "Include")))
@@ -133,7 +136,12 @@ fn is_strict_base64(bytes: &[u8]) -> bool {
     if compact.is_empty() || compact.len() % 4 != 0 {
         return false;
     }
-    let body_end = compact.len() - compact.iter().rev().take_while(|byte| **byte == b'=').count();
+    let body_end = compact.len()
+        - compact
+            .iter()
+            .rev()
+            .take_while(|byte| **byte == b'=')
+            .count();
     if compact.len() - body_end > 2 {
         return false;
     }
@@ -219,7 +227,10 @@ mod tests {
     #[test]
     fn plain_quirk_needs_strict_base64() {
         assert_eq!(undo_double_base64_plain(b"aGVsbG8=".to_vec()), b"hello");
-        assert_eq!(undo_double_base64_plain(b"Hello, doctor".to_vec()), b"Hello, doctor");
+        assert_eq!(
+            undo_double_base64_plain(b"Hello, doctor".to_vec()),
+            b"Hello, doctor"
+        );
         assert_eq!(undo_double_base64_plain(b"abc".to_vec()), b"abc");
         assert_eq!(undo_double_base64_plain(Vec::new()), b"");
         assert_eq!(undo_double_base64_plain(b"ab=c".to_vec()), b"ab=c");

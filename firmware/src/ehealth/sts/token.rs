@@ -116,7 +116,10 @@ impl SamlToken {
         if ssin != expected.ssin {
             return Err(invalid(
                 "saml:AttributeValue",
-                format!("the token's SSIN {ssin} is not the doctor's SSIN {}", expected.ssin),
+                format!(
+                    "the token's SSIN {ssin} is not the doctor's SSIN {}",
+                    expected.ssin
+                ),
             ));
         }
         let doctor = attribute_value(&attributes, DOCTOR_BOOLEAN).map(|value| value == "true");
@@ -191,9 +194,12 @@ fn required_attribute(element: Node<'_, '_>, name: &str) -> Result<String, Token
 }
 
 fn parse_instant(field: &str, text: &str) -> Result<Timestamp, TokenError> {
-    text.trim()
-        .parse()
-        .map_err(|error| invalid("saml:Conditions", format!("{field} {text:?} is not a UTC instant: {error}")))
+    text.trim().parse().map_err(|error| {
+        invalid(
+            "saml:Conditions",
+            format!("{field} {text:?} is not a UTC instant: {error}"),
+        )
+    })
 }
 
 fn validity(assertion: Node<'_, '_>, now: Timestamp) -> Result<(Timestamp, Timestamp), TokenError> {

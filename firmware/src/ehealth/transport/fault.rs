@@ -59,7 +59,9 @@ pub fn parse_fault(document: &Document<'_>) -> Option<PlatformFault> {
     let fault = document.descendants().find(|node| {
         node.is_element()
             && node.tag_name().name() == "Fault"
-            && node.parent_element().is_some_and(|parent| parent.tag_name().name() == "Body")
+            && node
+                .parent_element()
+                .is_some_and(|parent| parent.tag_name().name() == "Body")
     })?;
 
     let faultcode = child_text(fault, "faultcode").unwrap_or_default();

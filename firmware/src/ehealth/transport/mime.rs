@@ -18,7 +18,9 @@ pub enum MimeError {
     NoParts(String),
     #[error("MIME part {index} has no blank line after its headers")]
     UnterminatedHeaders { index: usize },
-    #[error("MIME part {index} uses Content-Transfer-Encoding {encoding:?}, which is not supported")]
+    #[error(
+        "MIME part {index} uses Content-Transfer-Encoding {encoding:?}, which is not supported"
+    )]
     UnsupportedEncoding { index: usize, encoding: String },
     #[error("MIME part {index} is declared base64 but does not decode: {detail}")]
     InvalidBase64 { index: usize, detail: String },
@@ -201,10 +203,9 @@ fn parse_part(index: usize, raw: &[u8]) -> Result<MimePart, MimeError> {
         .to_ascii_lowercase();
     let body = match encoding.as_str() {
         "" | "binary" | "8bit" | "7bit" => content.to_vec(),
-        "base64" => decode_base64(content).map_err(|detail| MimeError::InvalidBase64 {
-            index,
-            detail,
-        })?,
+        "base64" => {
+            decode_base64(content).map_err(|detail| MimeError::InvalidBase64 { index, detail })?
+        }
         _ => return Err(MimeError::UnsupportedEncoding { index, encoding }),
     };
 
@@ -449,7 +450,10 @@ mod tests {
     #[test]
     fn parameters_with_quoted_semicolons() {
         let value = "multipart/related; start-info=\"text/xml; x\"; boundary=\"a;b\"";
-        assert_eq!(content_type_parameter(value, "boundary").as_deref(), Some("a;b"));
+        assert_eq!(
+            content_type_parameter(value, "boundary").as_deref(),
+            Some("a;b")
+        );
         assert_eq!(
             content_type_parameter(value, "start-info").as_deref(),
             Some("text/xml; x")

@@ -160,7 +160,13 @@ impl SoapTransport for HttpsTransport {
             .bytes()
             .await
             .map_err(|error| request_error(url, &error))?;
-        tracing::debug!(url, action, status, bytes = body.len(), "SOAP reply received");
+        tracing::debug!(
+            url,
+            action,
+            status,
+            bytes = body.len(),
+            "SOAP reply received"
+        );
         interpret_reply(url, status, &content_type, &body)
     }
 }
@@ -319,13 +325,19 @@ mod tests {
     fn html_500_is_http_status() {
         let body = b"<html><body>Internal Server Error</body></html>";
         let error = interpret_reply(URL, 500, "text/html", body).unwrap_err();
-        assert!(matches!(error, TransportError::HttpStatus { status: 500, .. }));
+        assert!(matches!(
+            error,
+            TransportError::HttpStatus { status: 500, .. }
+        ));
     }
 
     #[test]
     fn garbage_200_is_not_soap() {
         let error = interpret_reply(URL, 200, "text/xml", b"not xml").unwrap_err();
-        assert!(matches!(error, TransportError::NotSoap { status: 200, .. }), "{error:?}");
+        assert!(
+            matches!(error, TransportError::NotSoap { status: 200, .. }),
+            "{error:?}"
+        );
         let error = interpret_reply(URL, 200, "text/xml", b"<html/>").unwrap_err();
         assert!(error.to_string().contains("<html>"), "{error}");
     }

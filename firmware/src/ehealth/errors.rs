@@ -28,7 +28,7 @@ pub enum EhealthError {
     )]
     RenewToken {
         operation: String,
-        fault: PlatformFault,
+        fault: Box<PlatformFault>,
     },
 
     #[error("{operation} refused: {reason}")]
@@ -96,7 +96,7 @@ pub fn classify(operation: &str, error: TransportError, codes: &BusinessCodes) -
     let operation_name = operation.to_owned();
     match error {
         TransportError::Fault { fault, status, .. } => {
-            classify_fault(operation, fault, status, codes)
+            classify_fault(operation, *fault, status, codes)
         }
         TransportError::HttpStatus { status, url, .. } if status >= 500 => {
             EhealthError::RetryLater {
@@ -147,7 +147,7 @@ pub fn classify_fault(
         },
         "SOA-01001" => EhealthError::RenewToken {
             operation: operation_name,
-            fault,
+            fault: Box::new(fault),
         },
         "SOA-01002" => EhealthError::AlertDoctor {
             operation: operation_name,
@@ -235,7 +235,7 @@ mod tests {
         TransportError::Fault {
             url: "https://x/ehBoxConsultation/v3".to_owned(),
             status: 500,
-            fault: PlatformFault {
+            fault: Box::new(PlatformFault {
                 faultcode: "soap:Server".to_owned(),
                 faultstring: "fault".to_owned(),
                 kind,
@@ -245,7 +245,7 @@ mod tests {
                 retry,
                 ticket: Some("T-1".to_owned()),
                 environment: None,
-            },
+            }),
         }
     }
 

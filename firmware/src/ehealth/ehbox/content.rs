@@ -133,7 +133,7 @@ fn is_strict_base64(bytes: &[u8]) -> bool {
         .copied()
         .filter(|byte| !matches!(byte, b'\r' | b'\n'))
         .collect();
-    if compact.is_empty() || compact.len() % 4 != 0 {
+    if compact.is_empty() || !compact.len().is_multiple_of(4) {
         return false;
     }
     let body_end = compact.len()

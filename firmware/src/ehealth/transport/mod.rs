@@ -35,7 +35,7 @@ pub enum TransportError {
     Fault {
         url: String,
         status: u16,
-        fault: PlatformFault,
+        fault: Box<PlatformFault>,
     },
     #[error("{url} returned HTTP status {status} without a SOAP body ({excerpt:?})")]
     HttpStatus {
@@ -249,7 +249,7 @@ pub fn interpret_reply(
         return Err(TransportError::Fault {
             url: url.to_owned(),
             status,
-            fault,
+            fault: Box::new(fault),
         });
     }
     if !(200..300).contains(&status) {

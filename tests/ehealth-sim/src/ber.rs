@@ -174,7 +174,8 @@ pub enum Node<'a> {
     },
     /// A string value (OCTET STRING, or an implicitly tagged one such as `[0]` encryptedContent).
     /// With a chunk size it is written in constructed form with an indefinite length and segments
-    /// of at most that many bytes, each a primitive OCTET STRING.
+    /// of at most that many bytes, each a primitive OCTET STRING. The chunk size must be at least
+    /// 1: encoding panics on 0.
     Octets {
         identifier: u8,
         value: &'a [u8],
@@ -182,7 +183,7 @@ pub enum Node<'a> {
     },
     /// An OCTET STRING whose contents are the encoding of another node, as the eContent of a
     /// SignedData is the encoding of the message it signs. The inner node is encoded on the fly,
-    /// straight into the segments.
+    /// straight into the segments. The chunk size must be at least 1, as for [`Node::Octets`].
     Wrapped {
         identifier: u8,
         inner: Box<Node<'a>>,
@@ -723,6 +724,7 @@ struct SegmentWriter<'w> {
 
 impl<'w> SegmentWriter<'w> {
     fn new(out: &'w mut dyn Write, chunk_size: usize) -> Self {
+        assert!(chunk_size > 0, "a BER segment size must be at least 1 byte");
         Self {
             out,
             pending: Vec::with_capacity(chunk_size),

@@ -21,6 +21,14 @@
 //! - [`seed`]: filling doctors' boxes with realistic sealed mail.
 //! - [`server`]: the running simulator (HTTPS, HTTP and admin listeners).
 //! - [`admin`]: the admin JSON API.
+//! - [`send`]: sending one sealed message through the publication service.
+//! - [`ehbox`]: the eHealthBox platform state and the consultation and publication operations.
+//! - [`mail`]: realistic Belgian practice mail (Medidoc, HealthOne, KMEHR, PDF) to fill the boxes.
+//! - [`seal`], [`etk`], [`ber`]: sealed messages and ETKs as BER-encoded CMS, as real senders make them.
+//! - [`pki`]: the test PKI (CAs, STS, ETK-RA, TLS, doctors' keystores), deterministic from a seed.
+//! - [`sts`]: the I.AM STS, issuing SAML 1.1 holder-of-key assertions over WS-Trust.
+//! - [`security`]: the token and signature checks on every eHealthBox and publication call.
+//! - [`peer`]: a signed-request client of the simulator, for its tests and its `send` command.
 #![forbid(unsafe_code)]
 
 pub mod admin;
@@ -32,11 +40,13 @@ pub mod etk;
 pub mod etk_depot;
 pub mod knobs;
 pub mod mail;
+pub mod peer;
 pub mod pki;
 pub mod request_log;
 pub mod seal;
 pub mod security;
 pub mod seed;
+pub mod send;
 pub mod server;
 pub mod soap;
 pub mod sts;

@@ -11,21 +11,16 @@
 //!   nodes, not other elements carrying the same IDs);
 //! - the timestamp is within the [`TimestampPolicy`].
 //!
-//! The module also holds the SOAP and WS-Security header reading that the STS shares.
+//! The [`TimestampPolicy`] is shared with the STS.
 
 use jiff::{SignedDuration, Timestamp};
-use practicebox::xmlsec::dsig::{self, VerifiedSignature};
-use practicebox::xmlsec::ns;
+use practicebox_xmlsec::ns;
+use practicebox_xmlsec::wsse::{self, KeySource, WsseError};
 use roxmltree::{Document, Node};
 
 use crate::caller::Caller;
 use crate::sts::{self, trust};
 use crate::wire::Fault;
-
-const SAML_TOKEN_TYPE: &str =
-    "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.1#SAMLV1.1";
-const SAML_ASSERTION_ID_VALUE_TYPE: &str =
-    "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.0#SAMLAssertionID";
 
 /// Checks on the `wsu:Timestamp` of a request.
 ///
@@ -39,7 +34,7 @@ pub struct TimestampPolicy {
     /// How long after `Expires` (and an assertion's `NotOnOrAfter`) a request is still accepted.
     /// Default zero: expired is expired.
     pub expiry_leeway: SignedDuration,
-    /// How old `Created` may be, whatever `Expires` says. Default 5 minutes.
+    /// How old `Created` may be, whatever its `Expires` value. Default 5 minutes.
     pub max_age: SignedDuration,
 }
 
@@ -56,10 +51,6 @@ impl Default for TimestampPolicy {
 /// Why a `wsu:Timestamp` is rejected.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TimestampError {
-    #[error("wsu:Timestamp has no {0}; send Created and Expires")]
-    Missing(&'static str),
-    #[error("wsu:Timestamp {field} {value:?} is not an xs:dateTime")]
-    Invalid { field: &'static str, value: String },
     #[error("wsu:Timestamp Expires {expires} is not after Created {created}")]
     ExpiresNotAfterCreated {
         created: Timestamp,
@@ -86,13 +77,6 @@ pub enum TimestampError {
 }
 
 impl TimestampPolicy {
-    /// Checks a `wsu:Timestamp` element at `now`.
-    pub fn check_element(&self, timestamp: Node, now: Timestamp) -> Result<(), TimestampError> {
-        let created = read_instant(timestamp, "Created")?;
-        let expires = read_instant(timestamp, "Expires")?;
-        self.check(created, expires, now)
-    }
-
     /// Checks a timestamp's `Created` and `Expires` at `now`.
     pub fn check(
         &self,
@@ -122,20 +106,6 @@ impl TimestampPolicy {
         }
         Ok(())
     }
-}
-
-fn read_instant(timestamp: Node, field: &'static str) -> Result<Timestamp, TimestampError> {
-    let element = timestamp
-        .children()
-        .find(|child| child.has_tag_name((ns::WSU, field)))
-        .ok_or(TimestampError::Missing(field))?;
-    let value = element_text(element);
-    value
-        .parse::<Timestamp>()
-        .map_err(|_| TimestampError::Invalid {
-            field,
-            value: value.clone(),
-        })
 }
 
 fn add(instant: Timestamp, duration: SignedDuration) -> Timestamp {
@@ -168,8 +138,6 @@ pub enum AuthError {
     Structure(String),
     #[error("SAML assertion signature is invalid: {0}")]
     AssertionSignature(String),
-    #[error("SAML assertion signature does not cover the assertion {assertion_id}")]
-    AssertionNotCovered { assertion_id: String },
     #[error("SAML assertion Issuer is {0:?}; expected {expected}", expected = sts::ISSUER)]
     WrongIssuer(String),
     #[error("SAML assertion is not valid before {not_before} (now {now})")]
@@ -198,6 +166,16 @@ pub enum AuthError {
     NoSsin,
 }
 
+impl AuthError {
+    fn from_wsse(err: WsseError) -> Self {
+        match err {
+            WsseError::Xml(err) => Self::Malformed(err.to_string()),
+            WsseError::Signature(err) => Self::RequestSignature(err.to_string()),
+            other => Self::Structure(other.to_string()),
+        }
+    }
+}
+
 impl From<AuthError> for Fault {
     fn from(err: AuthError) -> Self {
         Fault::not_authenticated(err.to_string())
@@ -220,7 +198,7 @@ impl Authenticator {
         let certificate = trust::parse_certificate(sts_certificate_der)?;
         let sts_key = trust::rsa_public_key(&certificate).ok_or_else(|| {
             trust::CertificateError::Malformed(
-                "the STS certificate holds no RSA public key".to_owned(),
+                "the STS certificate contains no RSA public key".to_owned(),
             )
         })?;
         Ok(Self { sts_key, policy })
@@ -239,30 +217,25 @@ impl Authenticator {
     }
 
     fn verify(&self, envelope: &str, now: Timestamp) -> Result<AuthenticatedRequest, AuthError> {
-        let doc = parse_document(envelope).map_err(AuthError::Malformed)?;
-        let soap = SoapParts::find(&doc).map_err(AuthError::Structure)?;
-        let header = SecurityHeader::find(soap.security).map_err(AuthError::Structure)?;
-        let assertion = header.assertion.ok_or_else(|| {
-            AuthError::Structure("wsse:Security has no saml:Assertion".to_owned())
-        })?;
+        let doc = Document::parse(envelope).map_err(|err| AuthError::Malformed(err.to_string()))?;
+        let received = wsse::verify_envelope(&doc).map_err(AuthError::from_wsse)?;
+        let KeySource::SamlAssertion(token) = &received.key_source else {
+            return Err(AuthError::Structure(
+                "request is signed with a BinarySecurityToken; eHealthBox calls must be signed \
+                 with the holder-of-key of a SAML assertion named by its AssertionID"
+                    .to_owned(),
+            ));
+        };
 
-        let token = self.verify_assertion(&doc, assertion, now)?;
-        check_key_reference(header.signature, &token.assertion_id)?;
+        let not_on_or_after = self.verify_assertion(&doc, token.element, now)?;
+        self.policy
+            .check(received.timestamp.created, received.timestamp.expires, now)?;
 
-        let holder_key = dsig::certificate_public_key(&token.holder_of_key_der)
-            .map_err(|err| AuthError::RequestSignature(err.to_string()))?;
-        let verified = dsig::verify(&doc, header.signature, &holder_key)
-            .map_err(|err| AuthError::RequestSignature(err.to_string()))?;
-        require_covered(&verified, soap.body, "SOAP Body")?;
-        require_covered(&verified, header.timestamp, "wsu:Timestamp")?;
-        self.policy.check_element(header.timestamp, now)?;
-
-        let caller = caller_from(assertion, &token.assertion_id)?;
-        let operation = soap.operation;
+        let operation = body_element(received.body).map_err(AuthError::Structure)?;
         Ok(AuthenticatedRequest {
-            caller,
-            holder_of_key_der: token.holder_of_key_der,
-            token_not_on_or_after: token.not_on_or_after,
+            caller: caller_from(token.element, &token.assertion_id)?,
+            holder_of_key_der: token.holder_of_key_certificate_der.clone(),
+            token_not_on_or_after: not_on_or_after,
             operation_namespace: operation
                 .tag_name()
                 .namespace()
@@ -273,41 +246,31 @@ impl Authenticator {
         })
     }
 
+    /// Verifies the STS signature, the Issuer and the validity window of the assertion, and
+    /// returns its `NotOnOrAfter`.
     fn verify_assertion(
         &self,
         doc: &Document,
         assertion: Node,
         now: Timestamp,
-    ) -> Result<VerifiedToken, AuthError> {
-        let assertion_id = assertion
-            .attribute("AssertionID")
-            .ok_or_else(|| AuthError::Structure("saml:Assertion has no AssertionID".to_owned()))?
-            .to_owned();
-        let signature = only_child(assertion, ns::DS, "Signature")
-            .map_err(|reason| AuthError::AssertionSignature(reason))?;
-        let verified = dsig::verify(doc, signature, &self.sts_key)
+    ) -> Result<Timestamp, AuthError> {
+        wsse::verify_assertion_signature(doc, assertion, &self.sts_key)
             .map_err(|err| AuthError::AssertionSignature(err.to_string()))?;
-        if !verified.covers(assertion) {
-            return Err(AuthError::AssertionNotCovered { assertion_id });
-        }
 
         let issuer = assertion.attribute("Issuer").unwrap_or_default();
         if issuer != sts::ISSUER {
             return Err(AuthError::WrongIssuer(issuer.to_owned()));
         }
-
-        let not_on_or_after = self.check_conditions(assertion, now)?;
-        let holder_of_key_der = holder_of_key_certificate(assertion)?;
-        Ok(VerifiedToken {
-            assertion_id,
-            not_on_or_after,
-            holder_of_key_der,
-        })
+        self.check_conditions(assertion, now)
     }
 
     fn check_conditions(&self, assertion: Node, now: Timestamp) -> Result<Timestamp, AuthError> {
-        let conditions =
-            only_child(assertion, ns::SAML, "Conditions").map_err(AuthError::Structure)?;
+        let conditions = assertion
+            .children()
+            .find(|node| node.has_tag_name((ns::SAML, "Conditions")))
+            .ok_or_else(|| {
+                AuthError::Structure("saml:Assertion has no saml:Conditions".to_owned())
+            })?;
         let instant = |name: &str| -> Result<Timestamp, AuthError> {
             let value = conditions
                 .attribute(name)
@@ -331,76 +294,6 @@ impl Authenticator {
             });
         }
         Ok(not_on_or_after)
-    }
-}
-
-#[derive(Debug)]
-struct VerifiedToken {
-    assertion_id: String,
-    not_on_or_after: Timestamp,
-    holder_of_key_der: Vec<u8>,
-}
-
-/// Returns the certificate of the holder-of-key `SubjectConfirmation` in the assertion's
-/// AuthenticationStatement.
-fn holder_of_key_certificate(assertion: Node) -> Result<Vec<u8>, AuthError> {
-    let missing = || {
-        AuthError::Structure(
-            "saml:Assertion has no holder-of-key SubjectConfirmation with a ds:X509Certificate"
-                .to_owned(),
-        )
-    };
-    let statement =
-        only_child(assertion, ns::SAML, "AuthenticationStatement").map_err(AuthError::Structure)?;
-    let confirmation = statement
-        .descendants()
-        .find(|node| node.has_tag_name((ns::SAML, "SubjectConfirmation")))
-        .ok_or_else(missing)?;
-    let method_is_hok = confirmation
-        .children()
-        .filter(|node| node.has_tag_name((ns::SAML, "ConfirmationMethod")))
-        .any(|method| element_text(method) == sts::HOLDER_OF_KEY);
-    if !method_is_hok {
-        return Err(missing());
-    }
-    dsig::key_info_certificate(confirmation)
-        .map_err(|err| AuthError::Structure(err.to_string()))?
-        .ok_or_else(missing)
-}
-
-/// Checks that the request signature's KeyInfo names the assertion of the header by its ID.
-fn check_key_reference(signature: Node, assertion_id: &str) -> Result<(), AuthError> {
-    let identifier = signature
-        .children()
-        .filter(|node| node.has_tag_name((ns::DS, "KeyInfo")))
-        .flat_map(|key_info| key_info.children())
-        .filter(|node| node.has_tag_name((ns::WSSE, "SecurityTokenReference")))
-        .flat_map(|reference| reference.children())
-        .find(|node| node.has_tag_name((ns::WSSE, "KeyIdentifier")));
-    let Some(identifier) = identifier else {
-        return Err(AuthError::Structure(format!(
-            "request signature has no KeyInfo/wsse:SecurityTokenReference/wsse:KeyIdentifier naming the assertion (ValueType {SAML_ASSERTION_ID_VALUE_TYPE}, TokenType {SAML_TOKEN_TYPE})"
-        )));
-    };
-    let named = element_text(identifier);
-    if named != assertion_id {
-        return Err(AuthError::WrongKeyReference {
-            named,
-            actual: assertion_id.to_owned(),
-        });
-    }
-    Ok(())
-}
-
-fn require_covered(
-    verified: &VerifiedSignature,
-    element: Node,
-    what: &'static str,
-) -> Result<(), AuthError> {
-    if verified.covers(element) {
-        Ok(())
-    } else {
-        Err(AuthError::NotSigned(what))
     }
 }
 
@@ -435,96 +328,18 @@ fn caller_from(assertion: Node, assertion_id: &str) -> Result<Caller, AuthError>
     })
 }
 
-/// Parses a request; a DTD is rejected (roxmltree's default).
-pub(crate) fn parse_document(text: &str) -> Result<Document<'_>, String> {
-    Document::parse(text).map_err(|err| err.to_string())
-}
-
-/// The parts of a SOAP 1.1 request envelope the checks need.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct SoapParts<'a, 'input> {
-    pub security: Node<'a, 'input>,
-    pub body: Node<'a, 'input>,
-    /// The only element child of the Body.
-    pub operation: Node<'a, 'input>,
-}
-
-impl<'a, 'input> SoapParts<'a, 'input> {
-    /// Finds the `wsse:Security` header, the Body and its request element.
-    pub fn find(doc: &'a Document<'input>) -> Result<Self, String> {
-        let envelope = doc.root_element();
-        if !envelope.has_tag_name((ns::SOAP, "Envelope")) {
-            return Err(format!(
-                "root element is {{{}}}{}; expected a SOAP 1.1 Envelope",
-                envelope.tag_name().namespace().unwrap_or_default(),
-                envelope.tag_name().name()
-            ));
-        }
-        let body = only_child(envelope, ns::SOAP, "Body")?;
-        let mut operations = body.children().filter(Node::is_element);
-        let operation = operations.next().ok_or("SOAP Body is empty")?;
-        if operations.next().is_some() {
-            return Err(
-                "SOAP Body has more than one element; send exactly one request element".to_owned(),
-            );
-        }
-        let header = only_child(envelope, ns::SOAP, "Header")?;
-        let security = only_child(header, ns::WSSE, "Security")?;
-        Ok(Self {
-            security,
-            body,
-            operation,
-        })
-    }
-}
-
-/// The children of a `wsse:Security` header.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct SecurityHeader<'a, 'input> {
-    pub timestamp: Node<'a, 'input>,
-    pub signature: Node<'a, 'input>,
-    pub assertion: Option<Node<'a, 'input>>,
-    pub binary_security_token: Option<Node<'a, 'input>>,
-}
-
-impl<'a, 'input> SecurityHeader<'a, 'input> {
-    /// Reads the header: exactly one Timestamp and one Signature, at most one assertion and one
-    /// BinarySecurityToken, all direct children.
-    pub fn find(security: Node<'a, 'input>) -> Result<Self, String> {
-        Ok(Self {
-            timestamp: only_child(security, ns::WSU, "Timestamp")?,
-            signature: only_child(security, ns::DS, "Signature")?,
-            assertion: optional_child(security, ns::SAML, "Assertion")?,
-            binary_security_token: optional_child(security, ns::WSSE, "BinarySecurityToken")?,
-        })
-    }
-}
-
-fn optional_child<'a, 'input>(
-    parent: Node<'a, 'input>,
-    namespace: &str,
-    name: &str,
-) -> Result<Option<Node<'a, 'input>>, String> {
-    let mut found = parent
-        .children()
-        .filter(|child| child.has_tag_name((namespace, name)));
-    let first = found.next();
-    if found.next().is_some() {
-        return Err(format!(
-            "{} contains more than one {name}; send exactly one",
-            parent.tag_name().name()
-        ));
+/// Returns the only element child of the SOAP Body: the request element.
+pub(crate) fn body_element<'a, 'input>(body: Node<'a, 'input>) -> Result<Node<'a, 'input>, String> {
+    let mut elements = body.children().filter(Node::is_element);
+    let first = elements
+        .next()
+        .ok_or("SOAP Body is empty; send one request element")?;
+    if elements.next().is_some() {
+        return Err(
+            "SOAP Body has more than one element; send exactly one request element".to_owned(),
+        );
     }
     Ok(first)
-}
-
-pub(crate) fn only_child<'a, 'input>(
-    parent: Node<'a, 'input>,
-    namespace: &str,
-    name: &str,
-) -> Result<Node<'a, 'input>, String> {
-    optional_child(parent, namespace, name)?
-        .ok_or_else(|| format!("{} has no {name} element", parent.tag_name().name()))
 }
 
 pub(crate) fn element_text(element: Node) -> String {
@@ -536,3 +351,6 @@ pub(crate) fn element_text(element: Node) -> String {
         .trim()
         .to_owned()
 }
+
+#[cfg(test)]
+mod tests;

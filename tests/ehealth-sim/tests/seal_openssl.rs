@@ -466,6 +466,36 @@ fn no_recipients_rejected() {
 }
 
 #[test]
+fn zero_chunk_size_rejected() {
+    let mut options = SealOptions::new(signing_time());
+    options.encoding = OutputEncoding::Ber { chunk_size: 0 };
+
+    let result = seal(
+        b"x",
+        &pki().sender(),
+        &recipients(&["alice"]),
+        &options,
+        &mut rng(),
+    );
+
+    let error = result.expect_err("zero-byte segments");
+    assert!(matches!(error, SealError::ZeroChunkSize), "{error}");
+}
+
+#[test]
+fn small_chunks_open_with_openssl() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut options = SealOptions::new(signing_time());
+    options.encoding = OutputEncoding::Ber { chunk_size: 7 };
+    let content = vec![0x33; 100];
+    let sealed = seal_with(&content, &["alice"], &options);
+
+    let opened = open_with_openssl(dir.path(), &sealed, "alice");
+
+    assert_eq!(opened, Ok(content));
+}
+
+#[test]
 fn mismatched_sender_key_rejected() {
     let pki = pki();
 
@@ -615,4 +645,88 @@ fn seal_command_rejects_etk_from_other_ra() {
         "{error:#}"
     );
     assert!(!dir.path().join("out.der").exists());
+}
+
+#[test]
+fn seal_command_reads_base64_etk() {
+    use base64::Engine;
+    let dir = tempfile::tempdir().expect("tempdir");
+    prepare_command_files(dir.path());
+    let etk = std::fs::read(dir.path().join("alice.etk")).expect("read ETK");
+    let encoded = base64::engine::general_purpose::STANDARD.encode(etk);
+    let wrapped: Vec<&str> = encoded
+        .as_bytes()
+        .chunks(76)
+        .map(|line| std::str::from_utf8(line).expect("ascii"))
+        .collect();
+    std::fs::write(dir.path().join("alice.etk"), wrapped.join("\n")).expect("write ETK");
+
+    run_seal_command(&seal_args(dir.path(), SealVariant::LegacySha1)).expect("seal command");
+
+    let sealed = std::fs::read(dir.path().join("out.der")).expect("read output");
+    let opened = open_with_openssl(dir.path(), &sealed, "alice");
+    assert_eq!(opened, Ok(b"sealed from the command line".to_vec()));
+}
+
+#[test]
+fn seal_arguments_parse() {
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        seal: SealArgs,
+    }
+
+    let cli = Cli::try_parse_from([
+        "ehealth-sim",
+        "--etk",
+        "a.etk",
+        "--etk",
+        "b.etk",
+        "--sender-keystore",
+        "s.p12",
+        "--password-file",
+        "pw",
+        "--in",
+        "doc.pdf",
+        "--out",
+        "doc.sealed",
+        "--variant",
+        "bad-outer-signature",
+    ])
+    .expect("valid arguments");
+
+    assert_eq!(cli.seal.etks.len(), 2);
+    assert_eq!(cli.seal.alias, "authentication");
+    assert_eq!(cli.seal.variant, SealVariant::BadOuterSignature);
+    assert_eq!(cli.seal.input, Path::new("doc.pdf"));
+    assert_eq!(cli.seal.output, Path::new("doc.sealed"));
+    let missing_etk = Cli::try_parse_from([
+        "ehealth-sim",
+        "--sender-keystore",
+        "s.p12",
+        "--password-file",
+        "pw",
+        "--in",
+        "x",
+        "--out",
+        "y",
+    ]);
+    assert!(missing_etk.is_err(), "--etk is required");
+}
+
+#[test]
+fn stand_in_needs_not_addressed_variant() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    prepare_command_files(dir.path());
+    let mut args = seal_args(dir.path(), SealVariant::EhealthCert);
+    args.stand_in_cert = Some(pki().file("bob-enc.pem"));
+
+    let error = run_seal_command(&args).expect_err("stand-in without its variant");
+
+    assert!(
+        format!("{error:#}").contains("--variant not-addressed"),
+        "{error:#}"
+    );
 }

@@ -61,6 +61,9 @@ pub enum SealError {
     )]
     SenderKeyMismatch { subject: String },
 
+    #[error("BER chunk size 0 is invalid; use a positive segment size such as 1000")]
+    ZeroChunkSize,
+
     #[error("signing failed: {0}")]
     Signing(String),
 
@@ -233,7 +236,7 @@ impl Default for OutputEncoding {
 impl OutputEncoding {
     fn chunk_size(self) -> Option<usize> {
         match self {
-            OutputEncoding::Ber { chunk_size } => Some(chunk_size.max(1)),
+            OutputEncoding::Ber { chunk_size } => Some(chunk_size),
             OutputEncoding::Der => None,
         }
     }
@@ -306,6 +309,9 @@ pub fn seal<R: CryptoRng + ?Sized>(
 ) -> Result<Vec<u8>, SealError> {
     if recipients.is_empty() {
         return Err(SealError::NoRecipients);
+    }
+    if options.encoding == (OutputEncoding::Ber { chunk_size: 0 }) {
+        return Err(SealError::ZeroChunkSize);
     }
     let corruption = options.corruption.as_ref();
     let chunk_size = options.encoding.chunk_size();

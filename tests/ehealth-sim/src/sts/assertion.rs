@@ -66,10 +66,10 @@ pub fn grant_attributes<'a>(
                 .map(|nihii| SamlAttribute::new(CERTIFIED_NAMESPACE, uri, nihii)),
             _ => None,
         };
-        if let Some(attribute) = attribute {
-            if !granted.contains(&attribute) {
-                granted.push(attribute);
-            }
+        if let Some(attribute) = attribute
+            && !granted.contains(&attribute)
+        {
+            granted.push(attribute);
         }
     }
     granted

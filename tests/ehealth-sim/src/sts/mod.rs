@@ -1,12 +1,16 @@
 //! The simulator's I.AM STS: WS-Trust 1.3 Issue of SAML 1.1 holder-of-key assertions.
 //!
-//! [`Sts::handle`] takes a whole SOAP envelope and checks what the platform checks before it issues
-//! a token: the X.509 WS-Security signature (exclusive c14n, RSA-SHA1 or RSA-SHA256) over Body,
-//! Timestamp and BinarySecurityToken, the timestamp window, the certificate chain to a trusted CA
-//! and its validity, and that the asserted SSIN claims equal the SSIN of the certificate. When the
-//! signing certificate is the requested holder-of-key (`wst:UseKey`), the reply carries the
-//! assertion at once; otherwise the STS answers with a sign challenge that the holder-of-key
-//! credential must sign before the token is issued.
+//! [`Sts::handle`] takes a whole SOAP envelope and makes the platform's checks before it issues a
+//! token:
+//! - the X.509 WS-Security signature (exclusive c14n, RSA-SHA1 or RSA-SHA256) covers Body,
+//!   Timestamp and BinarySecurityToken;
+//! - the timestamp is within its window;
+//! - the certificate chains to a trusted CA and is valid now;
+//! - the asserted SSIN claims equal the SSIN of the certificate.
+//!
+//! When the signing certificate is the requested holder-of-key (`wst:UseKey`), the reply carries
+//! the assertion at once. Otherwise the STS replies with a sign challenge, and issues the token
+//! once the holder-of-key credential has signed it back.
 //!
 //! Every failure becomes a platform [`Fault`]: SOA-01001 for authentication failures, SOA-03xxx
 //! for malformed requests. Unlike the terse platform, the fault message names the reason, so tests
@@ -40,12 +44,12 @@ use request::{ChallengeAnswer, IssueRequest, RequestedLifetime, StsRequest};
 
 /// SOAPAction of a WS-Trust Issue request.
 pub const ACTION_ISSUE: &str = "urn:be:fgov:ehealth:sts:protocol:v1:RequestSecurityToken";
-/// SOAPAction of the answer to a sign challenge.
+/// SOAPAction of the response to a sign challenge.
 pub const ACTION_CHALLENGE: &str = "urn:be:fgov:ehealth:sts:protocol:v1:Challenge";
 /// The KeyType spelling eHealth clients send.
 pub const KEY_TYPE_PUBLIC_KEY: &str = request::KEY_TYPE_PUBLIC_KEY_EHEALTH;
 
-/// What the platform knows about a person, keyed by SSIN in the [`Directory`].
+/// A person's entry in the [`Directory`], keyed by SSIN.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Person {
     /// The person is a recognised doctor: the STS certifies `doctor:boolean = true`.
@@ -84,7 +88,7 @@ pub struct StsConfig {
     pub trusted_ca_der: Vec<Vec<u8>>,
     /// Checks on the WS-Security timestamp of each request.
     pub timestamps: TimestampPolicy,
-    /// Upper bound of a token's lifetime, whatever the request asks for.
+    /// Upper bound of a token's lifetime, whatever the request contains.
     pub max_token_lifetime: SignedDuration,
     /// When set, every token lives exactly this long (to test expiry), ignoring the request, the
     /// certificate end and `max_token_lifetime`.
@@ -345,13 +349,13 @@ impl Sts {
 
         let holder = trust::parse_certificate(&request.use_key_certificate)?;
         self.anchors.verify(&holder, now)?;
-        if let Some(holder_ssin) = trust::ssin_of(&holder) {
-            if holder_ssin != ssin {
-                return Err(StsError::HolderMismatch {
-                    holder: holder_ssin,
-                    authenticated: ssin,
-                });
-            }
+        if let Some(holder_ssin) = trust::ssin_of(&holder)
+            && holder_ssin != ssin
+        {
+            return Err(StsError::HolderMismatch {
+                holder: holder_ssin,
+                authenticated: ssin,
+            });
         }
 
         if signer == holder {
@@ -469,7 +473,6 @@ impl Sts {
         let unsigned = assertion::unsigned_assertion(&content);
         let signed = wss::sign_assertion(
             &unsigned,
-            &assertion_id,
             &self.config.signing_key,
             &self.config.certificate_der,
         )?;
@@ -603,3 +606,6 @@ fn random_uuid(rng: &mut ChaCha20Rng) -> String {
         &hex[20..32]
     )
 }
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,5 +1,5 @@
 //! Reading the WS-Trust 1.3 bodies the STS accepts: `wst:RequestSecurityToken` (Issue) and the
-//! `wst:RequestSecurityTokenResponse` that answers a sign challenge.
+//! `wst:RequestSecurityTokenResponse` that responds to a sign challenge.
 //!
 //! Only the body element is read here; the WS-Security header is checked by the caller.
 
@@ -61,7 +61,7 @@ pub(crate) struct ChallengeAnswer {
     pub challenge: String,
 }
 
-/// What the body of an STS call asks for.
+/// The operation an STS call requests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum StsRequest {
     Issue(IssueRequest),
@@ -103,14 +103,15 @@ fn parse_issue(rst: Node) -> Result<IssueRequest, StsError> {
         ));
     }
 
-    if let Some(key_type) = optional_text(rst, WST_NS, "KeyType") {
-        if key_type != KEY_TYPE_PUBLIC_KEY_EHEALTH && key_type != KEY_TYPE_PUBLIC_KEY_STANDARD {
-            return Err(StsError::invalid(
-                "wst:KeyType",
-                &key_type,
-                KEY_TYPE_PUBLIC_KEY_EHEALTH,
-            ));
-        }
+    if let Some(key_type) = optional_text(rst, WST_NS, "KeyType")
+        && key_type != KEY_TYPE_PUBLIC_KEY_EHEALTH
+        && key_type != KEY_TYPE_PUBLIC_KEY_STANDARD
+    {
+        return Err(StsError::invalid(
+            "wst:KeyType",
+            &key_type,
+            KEY_TYPE_PUBLIC_KEY_EHEALTH,
+        ));
     }
 
     Ok(IssueRequest {
@@ -125,14 +126,14 @@ fn parse_claims(rst: Node) -> Result<Vec<Claim>, StsError> {
     let Some(claims) = child(rst, WST_NS, "Claims") else {
         return Ok(Vec::new());
     };
-    if let Some(dialect) = claims.attribute("Dialect") {
-        if dialect != CLAIMS_DIALECT {
-            return Err(StsError::invalid(
-                "wst:Claims/@Dialect",
-                dialect,
-                CLAIMS_DIALECT,
-            ));
-        }
+    if let Some(dialect) = claims.attribute("Dialect")
+        && dialect != CLAIMS_DIALECT
+    {
+        return Err(StsError::invalid(
+            "wst:Claims/@Dialect",
+            dialect,
+            CLAIMS_DIALECT,
+        ));
     }
 
     let mut parsed = Vec::new();
@@ -161,14 +162,14 @@ fn parse_lifetime(rst: Node) -> Result<Option<RequestedLifetime>, StsError> {
     let expires = optional_text(lifetime, WSU_NS, "Expires")
         .map(|text| parse_instant("wst:Lifetime/wsu:Expires", &text))
         .transpose()?;
-    if let (Some(created), Some(expires)) = (created, expires) {
-        if expires <= created {
-            return Err(StsError::invalid(
-                "wst:Lifetime",
-                &format!("Created {created}, Expires {expires}"),
-                "an Expires later than Created",
-            ));
-        }
+    if let (Some(created), Some(expires)) = (created, expires)
+        && expires <= created
+    {
+        return Err(StsError::invalid(
+            "wst:Lifetime",
+            &format!("Created {created}, Expires {expires}"),
+            "an Expires later than Created",
+        ));
     }
     Ok(Some(RequestedLifetime { created, expires }))
 }

@@ -1,18 +1,13 @@
-//! The STS side of WS-Security: verifying the X.509-signed request and signing the assertion.
+//! The STS side of WS-Security: checking the X.509-signed request and signing the assertion.
 
 use jiff::Timestamp;
-use practicebox::xmlsec::dsig::{
-    self, Algorithms, KeyInfo, ReferenceSpec, SignatureParent, SignatureRequest,
-};
-use practicebox::xmlsec::ns;
-use roxmltree::Node;
+use practicebox_xmlsec::dsig::Algorithms;
+use practicebox_xmlsec::wsse::{self, KeySource, WsseError};
+use roxmltree::Document;
 
 use super::StsError;
 use super::request::{self, StsRequest};
-use crate::security::{self, SecurityHeader, SoapParts, TimestampPolicy};
-
-const X509_V3_VALUE_TYPE: &str =
-    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509v3";
+use crate::security::{self, TimestampPolicy};
 
 /// A request whose X.509 WS-Security signature verified.
 #[derive(Debug)]
@@ -32,107 +27,65 @@ pub(crate) fn verify_x509_request(
     require_signed_token: bool,
     now: Timestamp,
 ) -> Result<VerifiedStsRequest, StsError> {
-    let doc = security::parse_document(envelope).map_err(StsError::Malformed)?;
-    let soap = SoapParts::find(&doc).map_err(classify_structure)?;
-    let header = SecurityHeader::find(soap.security).map_err(StsError::Security)?;
-    let token = header.binary_security_token.ok_or_else(|| {
-        StsError::Security(
-            "wsse:Security has no wsse:BinarySecurityToken with the signing certificate".to_owned(),
-        )
-    })?;
-    check_token_reference(header.signature, token)?;
+    let doc = Document::parse(envelope).map_err(|err| StsError::Malformed(err.to_string()))?;
+    let received = wsse::parse_envelope(&doc).map_err(from_wsse)?;
+    let KeySource::BinarySecurityToken {
+        certificate_der, ..
+    } = &received.key_source
+    else {
+        return Err(StsError::Security(
+            "request is signed with a SAML assertion; STS requests must be signed with the X.509 \
+             certificate of a wsse:BinarySecurityToken"
+                .to_owned(),
+        ));
+    };
 
-    let signer_der = read_binary_security_token(token)?;
-    let key = dsig::certificate_public_key(&signer_der)
-        .map_err(|err| StsError::Security(format!("BinarySecurityToken: {err}")))?;
-    let verified = dsig::verify(&doc, header.signature, &key)
-        .map_err(|err| StsError::Security(format!("request signature is invalid: {err}")))?;
-
-    let mut required = vec![
-        (soap.body, "SOAP Body"),
-        (header.timestamp, "wsu:Timestamp"),
+    let unsigned = [
+        (received.body_signed, "SOAP Body"),
+        (received.timestamp_signed, "wsu:Timestamp"),
+        (
+            received.token_signed || !require_signed_token,
+            "wsse:BinarySecurityToken",
+        ),
     ];
-    if require_signed_token {
-        required.push((token, "wsse:BinarySecurityToken"));
-    }
-    for (element, what) in required {
-        if !verified.covers(element) {
-            return Err(StsError::Security(format!(
-                "request signature does not cover the {what}"
-            )));
-        }
+    if let Some((_, part)) = unsigned.iter().find(|(signed, _)| !signed) {
+        return Err(StsError::Security(format!(
+            "request signature does not cover the {part}"
+        )));
     }
     policy
-        .check_element(header.timestamp, now)
+        .check(received.timestamp.created, received.timestamp.expires, now)
         .map_err(|err| StsError::Security(err.to_string()))?;
 
-    let request = request::parse_body_element(soap.operation)?;
+    let operation = security::body_element(received.body).map_err(|_| StsError::NoBody)?;
+    let request = request::parse_body_element(operation)?;
     Ok(VerifiedStsRequest {
-        signer_der,
+        signer_der: certificate_der.clone(),
         request,
     })
 }
 
-/// Maps envelope structure problems: a missing Body or an empty one is SOA-03003, a wrong root
-/// SOA-03002, a missing security header an authentication failure.
-fn classify_structure(reason: String) -> StsError {
-    if reason.contains("Envelope") && reason.starts_with("root element") {
-        StsError::NotSoap(reason)
-    } else if reason.contains("Body") {
-        StsError::NoBody
-    } else {
-        StsError::Security(reason)
+/// Maps an envelope problem to its fault: a wrong root is SOA-03002, a missing Body SOA-03003,
+/// anything about the security header or the signature an authentication failure.
+fn from_wsse(err: WsseError) -> StsError {
+    match err {
+        WsseError::Xml(err) => StsError::Malformed(err.to_string()),
+        WsseError::NotSoapEnvelope(_) => StsError::NotSoap(err.to_string()),
+        WsseError::MissingElement {
+            element: "soap:Body",
+            ..
+        } => StsError::NoBody,
+        other => StsError::Security(other.to_string()),
     }
-}
-
-fn read_binary_security_token(token: Node) -> Result<Vec<u8>, StsError> {
-    let value_type = token.attribute("ValueType").unwrap_or_default();
-    if value_type != X509_V3_VALUE_TYPE {
-        return Err(StsError::Security(format!(
-            "BinarySecurityToken ValueType {value_type:?} is not {X509_V3_VALUE_TYPE}"
-        )));
-    }
-    request::decode_base64("wsse:BinarySecurityToken", &security::element_text(token))
-}
-
-/// Checks that the signature's KeyInfo references the BinarySecurityToken of the header.
-fn check_token_reference(signature: Node, token: Node) -> Result<(), StsError> {
-    let uri = signature
-        .children()
-        .filter(|node| node.has_tag_name((ns::DS, "KeyInfo")))
-        .flat_map(|key_info| key_info.children())
-        .filter(|node| node.has_tag_name((ns::WSSE, "SecurityTokenReference")))
-        .flat_map(|reference| reference.children())
-        .find(|node| node.has_tag_name((ns::WSSE, "Reference")))
-        .and_then(|reference| reference.attribute("URI"));
-    let Some(uri) = uri else {
-        return Err(StsError::Security(
-            "request signature has no KeyInfo/wsse:SecurityTokenReference/wsse:Reference to the BinarySecurityToken".to_owned(),
-        ));
-    };
-    let token_id = token.attribute((ns::WSU, "Id")).unwrap_or_default();
-    if uri.strip_prefix('#') != Some(token_id) || token_id.is_empty() {
-        return Err(StsError::Security(format!(
-            "request signature's KeyInfo references {uri:?}, not the BinarySecurityToken (wsu:Id {token_id:?})"
-        )));
-    }
-    Ok(())
 }
 
 /// Signs the assertion with an enveloped signature (exc-c14n, rsa-sha256, sha256) whose KeyInfo
 /// carries the STS certificate.
 pub(crate) fn sign_assertion(
     unsigned: &str,
-    assertion_id: &str,
     key: &rsa::PrivateKey,
     certificate_der: &[u8],
 ) -> Result<String, StsError> {
-    let request = SignatureRequest {
-        parent: SignatureParent::Id(assertion_id.to_owned()),
-        references: vec![ReferenceSpec::enveloped(assertion_id)],
-        algorithms: Algorithms::SHA256,
-        signed_info_prefixes: Vec::new(),
-        key_info: KeyInfo::X509Certificate(certificate_der.to_vec()),
-    };
-    dsig::sign(unsigned, &request, key).map_err(|err| StsError::Signing(err.to_string()))
+    wsse::sign_assertion(unsigned, key, certificate_der, Algorithms::SHA256)
+        .map_err(|err| StsError::Signing(err.to_string()))
 }

@@ -8,11 +8,11 @@ use std::sync::{Arc, Mutex};
 
 use der::Decode;
 use jiff::Timestamp;
+use p384::ecdsa::signature::hazmat::PrehashVerifier;
 use practicebox::eid::{
     AppletVersion, CardChannel, CardTransport, EidCard, EidError, MessageDigest, PinEntry,
     PinpadLanguage, Response, SignatureAlgorithm, TransportError, TrustAnchors,
 };
-use signature::hazmat::PrehashVerifier;
 use spki::DecodePublicKey;
 use virtual_eid::{
     Applet, CardProfile, InProcessTransport, PinpadInput, Removal, SharedCard, VirtualCard,

@@ -7,9 +7,9 @@
 //! certificates it is given, and talking only to loopback addresses.
 
 use jiff::{SignedDuration, Timestamp};
-use practicebox::xmlsec::dsig::Algorithms;
-use practicebox::xmlsec::ns;
-use practicebox::xmlsec::wsse::{self, EnvelopeOptions, SequentialIds};
+use practicebox_xmlsec::dsig::Algorithms;
+use practicebox_xmlsec::ns;
+use practicebox_xmlsec::wsse::{self, EnvelopeOptions, SequentialIds};
 use quick_xml::escape::escape;
 use roxmltree::{Document, Node};
 

@@ -14,8 +14,8 @@
 //! The [`TimestampPolicy`] is shared with the STS.
 
 use jiff::{SignedDuration, Timestamp};
-use practicebox::xmlsec::ns;
-use practicebox::xmlsec::wsse::{self, KeySource, WsseError};
+use practicebox_xmlsec::ns;
+use practicebox_xmlsec::wsse::{self, KeySource, WsseError};
 use roxmltree::{Document, Node};
 
 use crate::caller::Caller;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use practicebox::xmlsec::wsse;
+use practicebox_xmlsec::wsse;
 
 use super::*;
 use crate::sts::Sts;
@@ -72,7 +72,7 @@ async fn direct_token_over_http() {
         .expect("token");
 
     let sts_key =
-        practicebox::xmlsec::dsig::certificate_public_key(sts.certificate_der()).expect("STS key");
+        practicebox_xmlsec::dsig::certificate_public_key(sts.certificate_der()).expect("STS key");
     let assertion_id =
         wsse::verify_assertion_text(&assertion, &sts_key).expect("assertion signature");
     assert_eq!(sts.issued_tokens().len(), 1);

@@ -1,7 +1,7 @@
 //! Token check tests: eHealthBox envelopes built with the test PKI's keys and STS tokens.
 
 use jiff::{SignedDuration, Timestamp};
-use practicebox::xmlsec::dsig::{
+use practicebox_xmlsec::dsig::{
     self, Algorithms, KeyInfo, ReferenceSpec, SignatureParent, SignatureRequest,
 };
 

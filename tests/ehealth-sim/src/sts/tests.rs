@@ -3,8 +3,8 @@
 use std::sync::OnceLock;
 
 use jiff::{SignedDuration, Timestamp};
-use practicebox::xmlsec::dsig::Algorithms;
-use practicebox::xmlsec::wsse;
+use practicebox_xmlsec::dsig::Algorithms;
+use practicebox_xmlsec::wsse;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
@@ -228,7 +228,7 @@ fn direct_issue_gives_signed_assertion() {
     let assertion = expect_token(sts.handle(&direct_envelope(doctor), Some(ACTION_ISSUE), now()));
 
     let pki = &fixture().pki;
-    let sts_key = practicebox::xmlsec::dsig::certificate_public_key(pki.sts.certificate_der())
+    let sts_key = practicebox_xmlsec::dsig::certificate_public_key(pki.sts.certificate_der())
         .expect("STS key");
     wsse::verify_assertion_text(&assertion, &sts_key)
         .expect("assertion signature verifies with the STS key");

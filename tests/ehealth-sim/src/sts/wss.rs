@@ -1,8 +1,8 @@
 //! The STS side of WS-Security: checking the X.509-signed request and signing the assertion.
 
 use jiff::Timestamp;
-use practicebox::xmlsec::dsig::Algorithms;
-use practicebox::xmlsec::wsse::{self, KeySource, WsseError};
+use practicebox_xmlsec::dsig::Algorithms;
+use practicebox_xmlsec::wsse::{self, KeySource, WsseError};
 use roxmltree::Document;
 
 use super::StsError;

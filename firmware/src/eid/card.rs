@@ -368,6 +368,8 @@ impl<T: CardTransport> EidCard<T> {
         let identity = Identity::parse(&identity_file)?;
         let address = Address::parse(&address_file)?;
         check_photo(&identity, &photo)?;
+        // TODO: on applet 1.8, prove the card is genuine with INTERNAL AUTHENTICATE on the basic
+        // key (file 4040, whose SHA-384 is tag 1A); a cloned chip currently passes these checks.
         let today = TimeZone::UTC.to_datetime(now).date();
         if identity.validity_end < today {
             return Err(EidError::CardExpired {

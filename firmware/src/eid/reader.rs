@@ -272,3 +272,48 @@ fn map_error(operation: &'static str, error: pcsc::Error) -> TransportError {
         source => TransportError::Pcsc { operation, source },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pcsc_errors_map_to_distinct_variants() {
+        assert!(matches!(
+            map_error("SCardEstablishContext", pcsc::Error::NoService),
+            TransportError::ServiceNotRunning
+        ));
+        assert!(matches!(
+            map_error("SCardListReaders", pcsc::Error::NoReadersAvailable),
+            TransportError::NoReader
+        ));
+        assert!(matches!(
+            map_card_error("SCardTransmit", pcsc::Error::NoSmartcard),
+            TransportError::CardRemoved
+        ));
+        assert!(matches!(
+            map_card_error("SCardTransmit", pcsc::Error::ResetCard),
+            TransportError::CardRemoved
+        ));
+        assert!(matches!(
+            map_error("SCardControl", pcsc::Error::UnsupportedFeature),
+            TransportError::Unsupported
+        ));
+        let other = map_error("SCardTransmit", pcsc::Error::CommError);
+        assert!(matches!(
+            other,
+            TransportError::Pcsc {
+                operation: "SCardTransmit",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn no_reader_message_names_the_fix() {
+        assert_eq!(
+            TransportError::NoReader.to_string(),
+            "no smart card reader is connected; plug in the eID reader"
+        );
+    }
+}

@@ -3,9 +3,11 @@
 //! # Layout
 //! - [`store`]: the SQLite store of principals, mandates, messages, fetch runs and the audit log.
 //! - [`delivery`]: atomic delivery of messages into the doctors' folders on the SMB share.
+//! - [`ehealth`]: the eHealth platform client: STS tokens, eHealthBox, unsealing.
 //! - [`xmlsec`]: XML canonicalisation, XML-DSig and WS-Security (re-exported crate).
 
 pub mod delivery;
+pub mod ehealth;
 pub mod store;
 
 /// XML canonicalisation, XML-DSig and WS-Security, kept in their own crate so that the platform

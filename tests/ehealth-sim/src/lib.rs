@@ -21,6 +21,7 @@
 //! - [`seed`]: filling doctors' boxes with realistic sealed mail.
 //! - [`server`]: the running simulator (HTTPS, HTTP and admin listeners).
 //! - [`admin`]: the admin JSON API.
+//! - [`send`]: sending one sealed message through the publication service.
 //! - [`peer`]: a signed-request client of the simulator, for its tests and its `send` command.
 #![forbid(unsafe_code)]
 
@@ -39,6 +40,7 @@ pub mod request_log;
 pub mod seal;
 pub mod security;
 pub mod seed;
+pub mod send;
 pub mod server;
 pub mod soap;
 pub mod sts;

@@ -74,46 +74,39 @@ impl Service {
         }
     }
 
-    /// Returns the namespace of the request elements this service accepts as Body root.
-    fn request_namespace(self) -> &'static str {
-        match self {
-            Service::Consultation => CONSULTATION_NS,
-            Service::Publication => PUBLICATION_NS,
-            Service::Sts => WS_TRUST_NS,
-            Service::Saml11 => SAMLP_NS,
-            Service::EtkDepot => ETK_DEPOT_NS,
-        }
-    }
-
     /// Returns the operation name (as in the WSDL) for a Body root element of this service.
-    fn operation_for(self, local_name: &str) -> Option<&'static str> {
-        let table: &[(&str, &'static str)] = match self {
-            Service::Consultation => &[
-                ("GetBoxInfoRequest", "getBoxInfo"),
-                ("GetMessagesListRequest", "getMessagesList"),
-                ("GetFullMessageRequest", "getFullMessage"),
-                ("GetHistoryRequest", "getHistory"),
-                (
-                    "GetMessageAcknowledgmentsStatusRequest",
-                    "getMessageAcknowledgmentsStatus",
-                ),
-                ("MoveMessageRequest", "moveMessage"),
-                ("DeleteMessageRequest", "deleteMessage"),
-                (
-                    "GetAllEhboxesMessagesListRequest",
-                    "getAllEhboxesMessagesList",
-                ),
-                ("InsertOoORequest", "insertOoO"),
-                ("DeleteOoORequest", "deleteOoO"),
-                ("GetOoOListRequest", "getOoOList"),
-            ],
-            Service::Publication => &[("SendMessageRequest", "sendMessage")],
-            Service::Sts => &[
-                ("RequestSecurityToken", "RequestSecurityToken"),
-                ("RequestSecurityTokenResponse", "Challenge"),
-            ],
-            Service::Saml11 => &[("Request", "RequestSecurityToken")],
-            Service::EtkDepot => &[("GetEtkRequest", "GetEtk")],
+    fn operation_for(self, namespace: &str, local_name: &str) -> Option<&'static str> {
+        const CONSULTATION: &[(&str, &str)] = &[
+            ("GetBoxInfoRequest", "getBoxInfo"),
+            ("GetMessagesListRequest", "getMessagesList"),
+            ("GetFullMessageRequest", "getFullMessage"),
+            ("GetHistoryRequest", "getHistory"),
+            (
+                "GetMessageAcknowledgmentsStatusRequest",
+                "getMessageAcknowledgmentsStatus",
+            ),
+            ("MoveMessageRequest", "moveMessage"),
+            ("DeleteMessageRequest", "deleteMessage"),
+            (
+                "GetAllEhboxesMessagesListRequest",
+                "getAllEhboxesMessagesList",
+            ),
+            ("InsertOoORequest", "insertOoO"),
+            ("DeleteOoORequest", "deleteOoO"),
+            ("GetOoOListRequest", "getOoOList"),
+        ];
+        const WS_TRUST: &[(&str, &str)] = &[
+            ("RequestSecurityToken", "RequestSecurityToken"),
+            ("RequestSecurityTokenResponse", "Challenge"),
+        ];
+        let table: &[(&str, &str)] = match (self, namespace) {
+            (Service::Consultation, CONSULTATION_NS) => CONSULTATION,
+            (Service::Publication, PUBLICATION_NS) => &[("SendMessageRequest", "sendMessage")],
+            // Some clients post WS-Trust requests to the SAML 1.1 endpoint too.
+            (Service::Sts | Service::Saml11, WS_TRUST_NS) => WS_TRUST,
+            (Service::Saml11, SAMLP_NS) => &[("Request", SAML_P_OPERATION)],
+            (Service::EtkDepot, ETK_DEPOT_NS) => &[("GetEtkRequest", "GetEtk")],
+            _ => &[],
         };
         table
             .iter()
@@ -121,6 +114,9 @@ impl Service {
             .map(|(_, operation)| *operation)
     }
 }
+
+/// The operation name of a SAML 1.1 `samlp:Request` (AttributeQuery) on the SAML 1.1 endpoint.
+pub const SAML_P_OPERATION: &str = "samlpRequest";
 
 /// A parsed SOAP 1.1 request: the document and what its Body asks for.
 #[derive(Debug)]
@@ -220,9 +216,7 @@ fn body_root_element<'a, 'input>(
 fn operation_of(service: Service, root: roxmltree::Node<'_, '_>) -> Result<&'static str, Fault> {
     let local_name = root.tag_name().name();
     let namespace = root.tag_name().namespace().unwrap_or("");
-    if namespace == service.request_namespace()
-        && let Some(operation) = service.operation_for(local_name)
-    {
+    if let Some(operation) = service.operation_for(namespace, local_name) {
         return Ok(operation);
     }
     Err(Fault::system(

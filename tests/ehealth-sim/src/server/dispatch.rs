@@ -127,7 +127,7 @@ pub async fn handle(
         Ok(message) => serve(&state, service, message, soap_action.clone()).await,
         Err(fault) => (Outcome::Fault(fault), CallFacts::default()),
     };
-    let (response, envelope, status, fault_code) = render(&state, outcome);
+    let rendered = render(&state, outcome);
     state.log.push(RequestRecord {
         sequence: 0,
         received_at,
@@ -135,13 +135,13 @@ pub async fn handle(
         operation: facts.operation.map(str::to_owned),
         soap_action,
         caller_ssin: facts.caller_ssin,
-        http_status: status.map(|status| status.as_u16()),
-        fault_code,
+        http_status: rendered.status.map(|status| status.as_u16()),
+        fault_code: rendered.fault_code,
         injected: facts.injected,
         request: text,
-        response: envelope,
+        response: rendered.envelope,
     });
-    response
+    rendered.response
 }
 
 /// A request body as the handlers see it: the SOAP envelope and any MIME parts beside it.
@@ -236,7 +236,13 @@ async fn serve(
     // The handlers verify signatures and sign assertions; keep that CPU work off the reactor.
     let worker_state = Arc::clone(state);
     let served = tokio::task::spawn_blocking(move || {
-        serve_operation(&worker_state, service, soap_action.as_deref(), &message)
+        serve_operation(
+            &worker_state,
+            service,
+            operation,
+            soap_action.as_deref(),
+            &message,
+        )
     })
     .await;
     match served {
@@ -262,12 +268,24 @@ async fn serve(
 fn serve_operation(
     state: &SoapState,
     service: Service,
+    operation: &str,
     soap_action: Option<&str>,
     message: &Message,
 ) -> (Result<SoapReply, Fault>, Option<String>) {
     let now = state.clock.now();
     let text = message.envelope.as_str();
     match service {
+        Service::Saml11 if operation == soap::SAML_P_OPERATION => {
+            // TODO: SAML 1.1 samlp:Request (AttributeQuery) is not implemented; WS-Trust covers
+            // the appliance, which never sends SAML-P.
+            let fault = Fault::system(
+                "SOA-03005",
+                "samlp:Request (SAML-P) is not supported by the simulator; send a WS-Trust \
+                 wst:RequestSecurityToken to /IAM/SecurityTokenService/v1",
+                false,
+            );
+            (Err(fault), None)
+        }
         Service::Sts | Service::Saml11 => {
             let result = state.sts.handle(text, soap_action, now);
             let ssin = result
@@ -361,44 +379,51 @@ fn assertion_ssin(reply_body: &str) -> Option<String> {
     value.text().map(|text| text.trim().to_owned())
 }
 
-/// Builds the HTTP response; returns it with the logged envelope, status and fault code.
-fn render(
-    state: &SoapState,
-    outcome: Outcome,
-) -> (
-    Result<Response<Body>, DropConnection>,
-    Option<String>,
-    Option<StatusCode>,
-    Option<String>,
-) {
+/// The HTTP response of a call with what the request log keeps of it.
+#[derive(Debug)]
+struct Rendered {
+    response: Result<Response<Body>, DropConnection>,
+    /// The SOAP envelope sent (without MIME parts).
+    envelope: Option<String>,
+    status: Option<StatusCode>,
+    fault_code: Option<String>,
+}
+
+/// Builds the HTTP response of an outcome.
+fn render(state: &SoapState, outcome: Outcome) -> Rendered {
     match outcome {
         Outcome::Reply(reply) => {
             let body = soap::render_reply(&reply, state.knobs.binary_mode());
-            let logged = soap::envelope(&reply.body);
-            let response = with_body(StatusCode::OK, &body.content_type, body.bytes);
-            (Ok(response), Some(logged), Some(StatusCode::OK), None)
+            Rendered {
+                response: Ok(with_body(StatusCode::OK, &body.content_type, body.bytes)),
+                envelope: Some(soap::envelope(&reply.body)),
+                status: Some(StatusCode::OK),
+                fault_code: None,
+            }
         }
         Outcome::Fault(fault) => {
             let xml = soap::render_fault(&fault, &state.ticket());
-            let response = with_body(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "text/xml; charset=UTF-8",
-                xml.clone().into_bytes(),
-            );
-            (
-                Ok(response),
-                Some(xml),
-                Some(StatusCode::INTERNAL_SERVER_ERROR),
-                Some(fault.code),
-            )
+            let status = StatusCode::INTERNAL_SERVER_ERROR;
+            let bytes = xml.clone().into_bytes();
+            Rendered {
+                response: Ok(with_body(status, "text/xml; charset=UTF-8", bytes)),
+                envelope: Some(xml),
+                status: Some(status),
+                fault_code: Some(fault.code),
+            }
         }
-        Outcome::Status(status) => (
-            Ok(with_body(status, "text/plain", Vec::new())),
-            None,
-            Some(status),
-            None,
-        ),
-        Outcome::Drop => (Err(DropConnection), None, None, None),
+        Outcome::Status(status) => Rendered {
+            response: Ok(with_body(status, "text/plain", Vec::new())),
+            envelope: None,
+            status: Some(status),
+            fault_code: None,
+        },
+        Outcome::Drop => Rendered {
+            response: Err(DropConnection),
+            envelope: None,
+            status: None,
+            fault_code: None,
+        },
     }
 }
 

@@ -1,7 +1,7 @@
 //! Loopback listeners: binding, TLS, the HTTP/1.1 connection loop and graceful shutdown.
 //!
-//! The SOAP endpoints run on hyper directly (not through a router) because a fault injection must
-//! be able to close a connection without sending any response; a hyper service that returns an
+//! The SOAP endpoints run on hyper directly, not through a router, because a fault injection must
+//! be able to close a connection without sending any response. A hyper service that returns an
 //! error does exactly that.
 
 use std::future::Future;
@@ -144,7 +144,7 @@ where
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Result<Response<Body>, DropConnection>> + Send + 'static,
 {
-    let service = hyper::service::service_fn(move |request| handler(request));
+    let service = hyper::service::service_fn(handler);
     let connection = hyper::server::conn::http1::Builder::new().serve_connection(io, service);
     tokio::pin!(connection);
 

@@ -8,14 +8,17 @@
 //! # Layout
 //! - `listener`: loopback binding, TLS, the connection loop and graceful shutdown.
 //! - `dispatch`: one SOAP call from HTTP request to HTTP response.
+//! - [`state_dir`]: the PKI kept in the state folder of `ehealth-sim serve`.
 
 mod dispatch;
 mod listener;
+pub mod state_dir;
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
+use jiff::SignedDuration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -27,6 +30,7 @@ use crate::knobs::Knobs;
 use crate::pki::TestPki;
 use crate::request_log::{self, RequestLog};
 use crate::security::{Authenticator, TimestampPolicy};
+use crate::seed;
 use crate::soap::Service;
 use crate::sts::{Person, Sts, StsConfig};
 
@@ -82,6 +86,8 @@ pub struct SimConfig {
     pub clock: Arc<SimClock>,
     /// The number of requests the request log keeps.
     pub request_log_capacity: usize,
+    /// When set, every STS token lives exactly this long, to test token expiry.
+    pub forced_token_lifetime: Option<SignedDuration>,
 }
 
 impl SimConfig {
@@ -98,6 +104,7 @@ impl SimConfig {
             pki,
             clock: Arc::new(SimClock::real_time()),
             request_log_capacity: request_log::DEFAULT_CAPACITY,
+            forced_token_lifetime: None,
         }
     }
 }
@@ -254,6 +261,11 @@ impl RunningSimulator {
         &self.admin
     }
 
+    /// Returns a shared handle to the admin operations, for work moved to another task.
+    pub fn admin_state(&self) -> Arc<AdminState> {
+        Arc::clone(&self.admin)
+    }
+
     /// Stops accepting connections, lets open requests finish, and waits for the listeners.
     pub async fn shutdown(self) {
         // Receivers live in the listener tasks; if they ended already there is nothing to stop.
@@ -311,12 +323,21 @@ fn build_parts(config: &SimConfig) -> Result<Parts, ServerError> {
     let pki = Arc::new(config.pki.clone());
     let setup = |error: &dyn std::fmt::Display| ServerError::Setup(error.to_string());
     let ca_pem = pki.root.certificate_pem().map_err(|error| setup(&error))?;
-    let sts = Arc::new(build_sts(&pki, config.seed).map_err(|error| setup(&error))?);
+    let sts = Arc::new(build_sts(&pki, config).map_err(|error| setup(&error))?);
     let platform_config = PlatformConfig {
         seed: config.seed,
         ..PlatformConfig::default()
     };
-    let platform = Arc::new(Mutex::new(Platform::new(platform_config)));
+    let mut platform = Platform::new(platform_config);
+    // The real platform gives every recognised doctor a personal box.
+    for doctor in pki
+        .doctors
+        .iter()
+        .filter(|doctor| doctor.spec.recognised_as_doctor)
+    {
+        seed::create_doctor_box(&mut platform, doctor, None).map_err(|error| setup(&error))?;
+    }
+    let platform = Arc::new(Mutex::new(platform));
     let etk_depot = Arc::new(EtkDepot::from_pki(&pki).map_err(|error| setup(&error))?);
     Ok(Parts {
         knobs: Arc::new(Knobs::new(config.seed)),
@@ -331,7 +352,7 @@ fn build_parts(config: &SimConfig) -> Result<Parts, ServerError> {
 
 /// Builds the STS: signed by the PKI's STS credential, trusting the PKI's CAs, and certifying the
 /// doctor attributes of every PKI doctor recognised as one.
-fn build_sts(pki: &TestPki, seed: u64) -> Result<Sts, String> {
+fn build_sts(pki: &TestPki, sim: &SimConfig) -> Result<Sts, String> {
     let trusted = pki
         .ca_chain()
         .iter()
@@ -342,7 +363,8 @@ fn build_sts(pki: &TestPki, seed: u64) -> Result<Sts, String> {
         pki.sts.certificate_der().to_vec(),
         trusted,
     );
-    config.seed = seed;
+    config.seed = sim.seed;
+    config.forced_token_lifetime = sim.forced_token_lifetime;
     for doctor in &pki.doctors {
         let person = Person {
             doctor: doctor.spec.recognised_as_doctor,

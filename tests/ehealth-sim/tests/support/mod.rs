@@ -16,15 +16,22 @@ pub const SEED: u64 = 20_260_131;
 pub fn test_pki() -> TestPki {
     static PKI: OnceLock<TestPki> = OnceLock::new();
     PKI.get_or_init(|| {
-        TestPki::generate_with(SEED, Timestamp::now(), &pki::practice(), &KeystoreOptions::fast())
-            .expect("test PKI generation")
+        TestPki::generate_with(
+            SEED,
+            Timestamp::now(),
+            &pki::practice(),
+            &KeystoreOptions::fast(),
+        )
+        .expect("test PKI generation")
     })
     .clone()
 }
 
 /// Starts a simulator with HTTPS, HTTP and admin listeners on free loopback ports.
 pub async fn start() -> RunningSimulator {
-    Simulator::start(SimConfig::loopback(test_pki(), SEED)).await.expect("simulator start")
+    Simulator::start(SimConfig::loopback(test_pki(), SEED))
+        .await
+        .expect("simulator start")
 }
 
 /// Builds an HTTPS client that trusts only the simulator's test CA.
@@ -40,7 +47,10 @@ pub fn https_client(simulator: &RunningSimulator) -> reqwest::Client {
 
 /// Builds a plain HTTP client.
 pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().build().expect("HTTP client")
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("HTTP client")
 }
 
 /// A reply as received: status, Content-Type and body.
@@ -90,7 +100,11 @@ pub async fn post(
         .unwrap_or_default()
         .to_owned();
     let body = response.bytes().await?.to_vec();
-    Ok(Reply { status, content_type, body })
+    Ok(Reply {
+        status,
+        content_type,
+        body,
+    })
 }
 
 /// Returns `faultcode` and the `Code` of the `err:` detail of a SOAP fault.

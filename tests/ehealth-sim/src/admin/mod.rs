@@ -25,6 +25,8 @@
 //! | `GET /tokens` | | tokens the STS issued |
 //! | `GET /requests` | `?after=N&limit=M` | the request log |
 
+pub mod client;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -53,7 +55,7 @@ use crate::sts::Sts;
 /// The prefix of every admin route.
 pub const ADMIN_PREFIX: &str = "/admin/v1";
 
-/// The most records one `GET /requests` returns.
+/// The maximum number of records one `GET /requests` returns.
 const MAX_LOG_PAGE: usize = 1_000;
 
 /// Errors of admin operations; each maps to an HTTP status.
@@ -69,6 +71,8 @@ pub enum AdminError {
     Platform(#[from] PlatformError),
     #[error("invalid request: {0}")]
     Invalid(String),
+    #[error("the admin operation failed: {0}")]
+    Internal(String),
 }
 
 impl AdminError {
@@ -78,7 +82,7 @@ impl AdminError {
                 StatusCode::NOT_FOUND
             }
             AdminError::Platform(PlatformError::UnknownBox(_)) => StatusCode::NOT_FOUND,
-            AdminError::Seed(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AdminError::Seed(_) | AdminError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -280,6 +284,20 @@ impl AdminState {
         self.box_state(key).map(|state| summarise(&state))
     }
 
+    /// Creates a box for every recognised doctor and fills the practice doctors' boxes with
+    /// generated, sealed mail.
+    pub fn seed_practice(&self) -> Result<SeedReport, AdminError> {
+        let now = self.clock.now();
+        let report = seed::seed_practice(
+            &self.pki,
+            &self.etk_depot,
+            &mut self.platform(),
+            self.seed,
+            now,
+        )?;
+        Ok(report)
+    }
+
     /// Delivers `count` generated, sealed messages to the personal box of doctor `ssin`.
     pub fn seed_messages(&self, ssin: &str, count: usize) -> Result<SeedReport, AdminError> {
         if count == 0 || count > 10_000 {
@@ -359,11 +377,14 @@ impl AdminState {
             )),
             None => None,
         };
-        // TODO: the STS takes its forced token lifetime from its configuration only; this knob
-        // needs a runtime setter on `Sts` to take effect.
+        // TODO: `Sts` takes its forced token lifetime from its configuration only, so this knob
+        // needs a runtime setter there; until then set it at start (`SimConfig`, `serve
+        // --token-lifetime`).
         let _ = lifetime;
         Err(AdminError::Invalid(
-            "the forced token lifetime can only be set at start in this build; restart with it configured".to_owned(),
+            "the forced token lifetime cannot change while the simulator runs; restart it with \
+             `serve --token-lifetime SECONDS`"
+                .to_owned(),
         ))
     }
 
@@ -628,5 +649,5 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, AdminError> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|error| AdminError::Invalid(format!("the admin operation failed: {error}")))?
+        .map_err(|error| AdminError::Internal(error.to_string()))?
 }

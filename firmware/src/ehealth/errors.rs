@@ -1,4 +1,4 @@
-//! What went wrong talking to the eHealth platform, in terms of what to do about it.
+//! Failures of eHealth calls, classified by the action they call for.
 //!
 //! Every platform fault, HTTP status and connection problem is mapped here, at the boundary, to
 //! one [`EhealthError`] variant that names the action:
@@ -28,7 +28,7 @@ pub enum EhealthError {
     )]
     RenewToken {
         operation: String,
-        fault: PlatformFault,
+        fault: Box<PlatformFault>,
     },
 
     #[error("{operation} refused: {reason}")]
@@ -36,7 +36,7 @@ pub enum EhealthError {
         operation: String,
         /// The platform code, when the platform sent one.
         code: Option<String>,
-        /// What is wrong and what the doctor should do.
+        /// The problem and the doctor's next step.
         reason: String,
     },
 
@@ -66,7 +66,7 @@ pub enum EhealthError {
 }
 
 impl EhealthError {
-    /// The platform code behind the error (a SOA code or a business status code), if any.
+    /// Returns the platform code behind the error (a SOA code or a business status code), if any.
     pub fn platform_code(&self) -> Option<&str> {
         match self {
             Self::RenewToken { fault, .. } => fault.code.as_deref(),
@@ -76,7 +76,7 @@ impl EhealthError {
         }
     }
 
-    /// Whether the same call may succeed if repeated after a pause.
+    /// Returns whether the same call may succeed if repeated after a pause.
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::RetryLater { .. })
     }
@@ -95,15 +95,19 @@ impl EhealthError {
 pub fn classify(operation: &str, error: TransportError, codes: &BusinessCodes) -> EhealthError {
     let operation_name = operation.to_owned();
     match error {
-        TransportError::Fault { fault, status, .. } => classify_fault(operation, fault, status, codes),
-        TransportError::HttpStatus { status, url, .. } if status >= 500 => EhealthError::RetryLater {
-            operation: operation_name,
-            reason: format!("{url} returned HTTP {status} without a SOAP body"),
-        },
+        TransportError::Fault { fault, status, .. } => {
+            classify_fault(operation, *fault, status, codes)
+        }
+        TransportError::HttpStatus { status, url, .. } if status >= 500 => {
+            EhealthError::RetryLater {
+                operation: operation_name,
+                reason: format!("{url} returned HTTP {status} without a SOAP body"),
+            }
+        }
         TransportError::HttpStatus { status, url, .. } => EhealthError::BugInRequest {
             operation: operation_name,
             code: format!("HTTP {status}"),
-            message: format!("{url} refused the request; check the endpoint URL"),
+            message: format!("{url} rejected the request; check the endpoint URL"),
         },
         error @ (TransportError::Connection { .. } | TransportError::Timeout { .. }) => {
             EhealthError::RetryLater {
@@ -143,7 +147,7 @@ pub fn classify_fault(
         },
         "SOA-01001" => EhealthError::RenewToken {
             operation: operation_name,
-            fault,
+            fault: Box::new(fault),
         },
         "SOA-01002" => EhealthError::AlertDoctor {
             operation: operation_name,
@@ -157,7 +161,14 @@ pub fn classify_fault(
             code,
             message: fault.message,
         },
-        _ => classify_code(operation, &code, &fault.message, fault.kind, fault.retry, codes),
+        _ => classify_code(
+            operation,
+            &code,
+            &fault.message,
+            fault.kind,
+            fault.retry,
+            codes,
+        ),
     }
 }
 
@@ -224,7 +235,7 @@ mod tests {
         TransportError::Fault {
             url: "https://x/ehBoxConsultation/v3".to_owned(),
             status: 500,
-            fault: PlatformFault {
+            fault: Box::new(PlatformFault {
                 faultcode: "soap:Server".to_owned(),
                 faultstring: "fault".to_owned(),
                 kind,
@@ -234,19 +245,26 @@ mod tests {
                 retry,
                 ticket: Some("T-1".to_owned()),
                 environment: None,
-            },
+            }),
         }
     }
 
     fn classify_code_of(code: &str, kind: FaultKind) -> EhealthError {
-        classify("getMessagesList", fault(code, kind, None), &BusinessCodes::default())
+        classify(
+            "getMessagesList",
+            fault(code, kind, None),
+            &BusinessCodes::default(),
+        )
     }
 
     #[test]
     fn retry_codes_map_to_retry_later() {
         for code in ["SOA-00001", "SOA-02001", "SOA-02002"] {
             let error = classify_code_of(code, FaultKind::System);
-            assert!(matches!(error, EhealthError::RetryLater { .. }), "{code}: {error:?}");
+            assert!(
+                matches!(error, EhealthError::RetryLater { .. }),
+                "{code}: {error:?}"
+            );
             assert!(error.is_retryable());
             assert!(error.to_string().contains(code), "{error}");
         }
@@ -255,7 +273,10 @@ mod tests {
     #[test]
     fn soa_01001_maps_to_renew_token() {
         let error = classify_code_of("SOA-01001", FaultKind::System);
-        assert!(matches!(error, EhealthError::RenewToken { .. }), "{error:?}");
+        assert!(
+            matches!(error, EhealthError::RenewToken { .. }),
+            "{error:?}"
+        );
         assert_eq!(error.platform_code(), Some("SOA-01001"));
         assert_eq!(
             error.to_string(),
@@ -267,15 +288,24 @@ mod tests {
     #[test]
     fn soa_01002_alerts_doctor() {
         let error = classify_code_of("SOA-01002", FaultKind::System);
-        assert!(matches!(error, EhealthError::AlertDoctor { .. }), "{error:?}");
+        assert!(
+            matches!(error, EhealthError::AlertDoctor { .. }),
+            "{error:?}"
+        );
         assert!(!error.is_retryable());
-        assert!(error.to_string().contains("recognised as a doctor"), "{error}");
+        assert!(
+            error.to_string().contains("recognised as a doctor"),
+            "{error}"
+        );
     }
 
     #[test]
     fn code_810_alerts_doctor() {
         let error = classify_code_of("810", FaultKind::Business);
-        assert!(matches!(error, EhealthError::AlertDoctor { .. }), "{error:?}");
+        assert!(
+            matches!(error, EhealthError::AlertDoctor { .. }),
+            "{error:?}"
+        );
         assert_eq!(error.platform_code(), Some("810"));
     }
 
@@ -283,7 +313,10 @@ mod tests {
     fn soa_03xxx_is_bug_in_request() {
         for code in ["SOA-03001", "SOA-03006"] {
             let error = classify_code_of(code, FaultKind::System);
-            assert!(matches!(error, EhealthError::BugInRequest { .. }), "{code}: {error:?}");
+            assert!(
+                matches!(error, EhealthError::BugInRequest { .. }),
+                "{code}: {error:?}"
+            );
             assert!(error.to_string().contains("PracticeBox bug"), "{error}");
         }
     }
@@ -291,7 +324,10 @@ mod tests {
     #[test]
     fn unknown_business_code_is_not_retried() {
         let error = classify_code_of("811", FaultKind::Business);
-        assert!(matches!(error, EhealthError::BugInRequest { .. }), "{error:?}");
+        assert!(
+            matches!(error, EhealthError::BugInRequest { .. }),
+            "{error:?}"
+        );
         assert_eq!(error.platform_code(), Some("811"));
     }
 
@@ -321,7 +357,10 @@ mod tests {
             excerpt: String::new(),
         };
         let error = classify("getBoxInfo", http_404, &codes);
-        assert!(matches!(error, EhealthError::BugInRequest { .. }), "{error:?}");
+        assert!(
+            matches!(error, EhealthError::BugInRequest { .. }),
+            "{error:?}"
+        );
 
         let dropped = TransportError::Connection {
             url: "https://x".to_owned(),
@@ -355,6 +394,9 @@ mod tests {
     #[test]
     fn status_code_810_in_reply() {
         let error = classify_status("getBoxInfo", "810", "no access", &BusinessCodes::default());
-        assert!(matches!(error, EhealthError::AlertDoctor { .. }), "{error:?}");
+        assert!(
+            matches!(error, EhealthError::AlertDoctor { .. }),
+            "{error:?}"
+        );
     }
 }

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod ehbox;
 pub mod endpoints;
 pub mod errors;
+pub mod fetch;
 pub mod keystore;
 mod signature;
 pub mod sts;

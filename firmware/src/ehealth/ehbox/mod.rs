@@ -234,7 +234,10 @@ impl<'a, T: SoapTransport> EhboxClient<'a, T> {
             return Err(EhealthError::malformed(
                 operation,
                 "Message",
-                format!("asked for {message_id}, the reply holds {}", message.message_id),
+                format!(
+                    "asked for {message_id}, the reply holds {}",
+                    message.message_id
+                ),
             ));
         }
         Ok(message)
@@ -290,9 +293,16 @@ impl<'a, T: SoapTransport> EhboxClient<'a, T> {
         check_message_ids(operation, ids)?;
         let mut report = BatchReport::default();
         for batch in ids.chunks(MAX_BATCH) {
-            let build = |batch: &[String]| request::delete_message(self.box_id.as_ref(), source, batch);
-            self.run_batch(operation, "DeleteMessageResponse", batch, &build, &mut report)
-                .await?;
+            let build =
+                |batch: &[String]| request::delete_message(self.box_id.as_ref(), source, batch);
+            self.run_batch(
+                operation,
+                "DeleteMessageResponse",
+                batch,
+                &build,
+                &mut report,
+            )
+            .await?;
         }
         Ok(report)
     }
@@ -307,22 +317,34 @@ impl<'a, T: SoapTransport> EhboxClient<'a, T> {
         build: &dyn Fn(&[String]) -> String,
         report: &mut BatchReport,
     ) -> Result<(), EhealthError> {
-        match self.batch_call(operation, response_name, build(batch)).await {
+        match self
+            .batch_call(operation, response_name, build(batch))
+            .await
+        {
             Ok(processed) => {
                 record_processed(batch, processed, report);
                 Ok(())
             }
             Err(error) if self.is_not_found(&error) && batch.len() == 1 => {
-                tracing::info!(operation, message_id = batch[0], "message already gone from the folder");
+                tracing::info!(
+                    operation,
+                    message_id = batch[0],
+                    "message already gone from the folder"
+                );
                 report.not_found.push(batch[0].clone());
                 Ok(())
             }
             Err(error) if self.is_not_found(&error) => {
                 for id in batch {
                     let single = std::slice::from_ref(id);
-                    match self.batch_call(operation, response_name, build(single)).await {
+                    match self
+                        .batch_call(operation, response_name, build(single))
+                        .await
+                    {
                         Ok(processed) => record_processed(single, processed, report),
-                        Err(error) if self.is_not_found(&error) => report.not_found.push(id.clone()),
+                        Err(error) if self.is_not_found(&error) => {
+                            report.not_found.push(id.clone())
+                        }
                         Err(error) => return Err(error),
                     }
                 }

@@ -43,7 +43,12 @@ pub fn get_box_info(box_id: Option<&BoxId>) -> String {
 }
 
 /// One page of `source`, indexes 1-based and inclusive.
-pub fn get_messages_list(box_id: Option<&BoxId>, source: Source, start: usize, end: usize) -> String {
+pub fn get_messages_list(
+    box_id: Option<&BoxId>,
+    source: Source,
+    start: usize,
+    end: usize,
+) -> String {
     let children = format!(
         "{}{}{}",
         element("Source", source.as_str()),
@@ -55,12 +60,20 @@ pub fn get_messages_list(box_id: Option<&BoxId>, source: Source, start: usize, e
 
 /// `source` is INBOX or SENTBOX (the schema allows HISTORY too, and no bin folder).
 pub fn get_full_message(box_id: Option<&BoxId>, source: &str, message_id: &str) -> String {
-    let children = format!("{}{}", element("Source", source), element("MessageId", message_id));
+    let children = format!(
+        "{}{}",
+        element("Source", source),
+        element("MessageId", message_id)
+    );
     request("GetFullMessageRequest", box_id, &children)
 }
 
 pub fn get_history(box_id: Option<&BoxId>, source: &str, message_id: &str) -> String {
-    let children = format!("{}{}", element("Source", source), element("MessageId", message_id));
+    let children = format!(
+        "{}{}",
+        element("Source", source),
+        element("MessageId", message_id)
+    );
     request("GetHistoryRequest", box_id, &children)
 }
 
@@ -125,7 +138,10 @@ mod tests {
              </ehbox:GetMessagesListRequest>"
         );
         let document = Document::parse(&xml).unwrap();
-        assert_eq!(document.root_element().tag_name().namespace(), Some(CONSULTATION_NS));
+        assert_eq!(
+            document.root_element().tag_name().namespace(),
+            Some(CONSULTATION_NS)
+        );
         for (namespace, name, _) in children(&xml) {
             assert_eq!(namespace, None, "<{name}> must be unqualified");
         }
@@ -150,15 +166,21 @@ mod tests {
             .map(|node| node.tag_name().name())
             .collect();
         assert_eq!(names, ["Id", "Type", "SubType", "Quality"]);
-        assert!(box_element.descendants().all(|node| node.tag_name().namespace().is_none()));
+        assert!(
+            box_element
+                .descendants()
+                .all(|node| node.tag_name().namespace().is_none())
+        );
     }
 
     #[test]
     fn move_request_lists_ids() {
         let ids = vec!["AAAAAAAAAAAA1".to_owned(), "AAAAAAAAAAAA2".to_owned()];
         let xml = move_message(None, Source::Inbox, Source::BinInbox, &ids);
-        let names: Vec<(String, String)> =
-            children(&xml).into_iter().map(|(_, name, text)| (name, text)).collect();
+        let names: Vec<(String, String)> = children(&xml)
+            .into_iter()
+            .map(|(_, name, text)| (name, text))
+            .collect();
         assert_eq!(
             names,
             [
@@ -173,7 +195,10 @@ mod tests {
     #[test]
     fn full_message_and_delete_requests() {
         let xml = get_full_message(None, "INBOX", "A1B2C3D4E5F6G");
-        assert!(xml.starts_with("<ehbox:GetFullMessageRequest xmlns:ehbox="), "{xml}");
+        assert!(
+            xml.starts_with("<ehbox:GetFullMessageRequest xmlns:ehbox="),
+            "{xml}"
+        );
         assert!(xml.contains("<Source>INBOX</Source><MessageId>A1B2C3D4E5F6G</MessageId>"));
         let xml = delete_message(None, Source::BinInbox, &["A1B2C3D4E5F6G".to_owned()]);
         assert!(xml.contains("<Source>BININBOX</Source><MessageId>A1B2C3D4E5F6G</MessageId>"));

@@ -1,7 +1,7 @@
 //! Reading the replies of eHealthBox consultation v3.
 //!
-//! The response element must be the expected one in the consultation namespace; its children
-//! are looked up by local name only, since the schemas leave them unqualified and a lenient
+//! The response element must be the expected one in the consultation namespace. Its children
+//! are looked up by local name only, because the schemas leave them unqualified and a lenient
 //! reader costs nothing. Each missing required element is reported by name.
 
 use roxmltree::{Document, Node};
@@ -34,7 +34,8 @@ impl<'a> ReplyReader<'a> {
 
     /// Parses the envelope text.
     pub fn parse<'input>(&self, envelope: &'input str) -> Result<Document<'input>, EhealthError> {
-        Document::parse(envelope).map_err(|error| self.malformed("soap:Envelope", error.to_string()))
+        Document::parse(envelope)
+            .map_err(|error| self.malformed("soap:Envelope", error.to_string()))
     }
 
     /// Returns the response element `local_name` in the Body, after checking its Status.
@@ -67,7 +68,8 @@ impl<'a> ReplyReader<'a> {
     }
 
     fn check_status(&self, response: Node<'_, '_>) -> Result<(), EhealthError> {
-        let status = child(response, "Status").ok_or_else(|| self.malformed("Status", "missing"))?;
+        let status =
+            child(response, "Status").ok_or_else(|| self.malformed("Status", "missing"))?;
         let code = text(status, "Code").ok_or_else(|| self.malformed("Status/Code", "missing"))?;
         if SUCCESS_CODES.contains(&code.as_str()) {
             return Ok(());
@@ -76,7 +78,12 @@ impl<'a> ReplyReader<'a> {
             .map(|node| node_text(node))
             .collect::<Vec<_>>()
             .join(" / ");
-        Err(errors::classify_status(self.operation, &code, &message, self.codes))
+        Err(errors::classify_status(
+            self.operation,
+            &code,
+            &message,
+            self.codes,
+        ))
     }
 
     fn required(&self, parent: Node<'_, '_>, name: &str) -> Result<String, EhealthError> {
@@ -134,7 +141,10 @@ impl<'a> ReplyReader<'a> {
     }
 
     /// The `Message` entries of a getMessagesList page.
-    pub fn message_list(&self, response: Node<'_, '_>) -> Result<Vec<MessageSummary>, EhealthError> {
+    pub fn message_list(
+        &self,
+        response: Node<'_, '_>,
+    ) -> Result<Vec<MessageSummary>, EhealthError> {
         children(response, "Message")
             .map(|message| self.summary(message))
             .collect()

@@ -18,7 +18,7 @@ const CLAIMS_DIALECT: &str = "http://docs.oasis-open.org/wsfed/authorization/200
 /// constant. Every known eHealth client sends this spelling.
 pub const KEY_TYPE_PUBLIC_KEY: &str = "http://docs.oasis-open.org/ws-sx/wstrust/200512/PublicKey";
 
-/// What an Issue request asks for.
+/// Parameters of an Issue request.
 #[derive(Debug, Clone)]
 pub struct IssueParameters<'a> {
     /// `Context` of the request, `urn:uuid:...`.
@@ -44,7 +44,8 @@ pub fn issue_body(parameters: &IssueParameters<'_>) -> String {
     for designator in parameters.designators {
         claims.push_str(&format!("<auth:ClaimType Uri=\"{}\"/>", escape(designator)));
     }
-    let certificate = base64::engine::general_purpose::STANDARD.encode(parameters.holder_of_key_der);
+    let certificate =
+        base64::engine::general_purpose::STANDARD.encode(parameters.holder_of_key_der);
 
     format!(
         "<wst:RequestSecurityToken xmlns:wst=\"{WST_NS}\" xmlns:auth=\"{AUTH_NS}\" \
@@ -84,7 +85,7 @@ pub fn format_instant(instant: Timestamp) -> String {
     seconds.to_string()
 }
 
-/// What the STS answered.
+/// Content of an STS reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StsAnswer {
     /// The assertion, as standalone XML text.
@@ -93,7 +94,7 @@ pub enum StsAnswer {
     Challenge { context: String, challenge: String },
 }
 
-/// Where an STS reply is malformed.
+/// Element and description of a malformed STS reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplyError {
     pub element: &'static str,
@@ -126,7 +127,10 @@ pub fn read_answer(envelope: &str) -> Result<StsAnswer, ReplyError> {
             .children()
             .find(|node| node.has_tag_name((WST_NS, "RequestSecurityTokenResponse")))
             .ok_or_else(|| {
-                reply_error("wst:RequestSecurityTokenResponse", "missing in the collection")
+                reply_error(
+                    "wst:RequestSecurityTokenResponse",
+                    "missing in the collection",
+                )
             })?
     } else if first.has_tag_name((WST_NS, "RequestSecurityTokenResponse")) {
         first
@@ -140,7 +144,11 @@ pub fn read_answer(envelope: &str) -> Result<StsAnswer, ReplyError> {
     if let Some(assertion) = response
         .children()
         .find(|node| node.has_tag_name((WST_NS, "RequestedSecurityToken")))
-        .and_then(|token| token.children().find(|node| node.has_tag_name((ns::SAML, "Assertion"))))
+        .and_then(|token| {
+            token
+                .children()
+                .find(|node| node.has_tag_name((ns::SAML, "Assertion")))
+        })
     {
         return Ok(StsAnswer::Token(standalone_element(envelope, assertion)));
     }
@@ -148,16 +156,22 @@ pub fn read_answer(envelope: &str) -> Result<StsAnswer, ReplyError> {
     let challenge = response
         .children()
         .find(|node| node.has_tag_name((WST_NS, "SignChallenge")))
-        .and_then(|sign| sign.children().find(|node| node.has_tag_name((WST_NS, "Challenge"))));
+        .and_then(|sign| {
+            sign.children()
+                .find(|node| node.has_tag_name((WST_NS, "Challenge")))
+        });
     let Some(challenge) = challenge else {
         return Err(reply_error(
             "wst:RequestedSecurityToken",
             "neither a saml:Assertion nor a wst:SignChallenge in the reply",
         ));
     };
-    let context = response
-        .attribute("Context")
-        .ok_or_else(|| reply_error("wst:RequestSecurityTokenResponse", "a challenge without Context"))?;
+    let context = response.attribute("Context").ok_or_else(|| {
+        reply_error(
+            "wst:RequestSecurityTokenResponse",
+            "a challenge without Context",
+        )
+    })?;
     Ok(StsAnswer::Challenge {
         context: context.to_owned(),
         challenge: challenge.text().unwrap_or("").trim().to_owned(),
@@ -214,7 +228,10 @@ mod tests {
         assert!(root.has_tag_name((WST_NS, "RequestSecurityToken")));
         assert_eq!(root.attribute("Context"), Some("urn:uuid:1"));
 
-        let key_type = root.children().find(|n| n.has_tag_name((WST_NS, "KeyType"))).unwrap();
+        let key_type = root
+            .children()
+            .find(|n| n.has_tag_name((WST_NS, "KeyType")))
+            .unwrap();
         assert_eq!(key_type.text(), Some(KEY_TYPE_PUBLIC_KEY));
         assert!(KEY_TYPE_PUBLIC_KEY.contains("/wstrust/"));
 
@@ -222,23 +239,37 @@ mod tests {
             .descendants()
             .filter(|n| n.has_tag_name((AUTH_NS, "ClaimType")))
             .map(|claim| {
-                let value = claim.children().find(|n| n.is_element()).and_then(|v| v.text());
-                (claim.attribute("Uri").unwrap().to_owned(), value.map(str::to_owned))
+                let value = claim
+                    .children()
+                    .find(|n| n.is_element())
+                    .and_then(|v| v.text());
+                (
+                    claim.attribute("Uri").unwrap().to_owned(),
+                    value.map(str::to_owned),
+                )
             })
             .collect();
         assert_eq!(
             claims,
             vec![
-                (CERTIFICATE_HOLDER_SSIN.to_owned(), Some("78031414266".to_owned())),
+                (
+                    CERTIFICATE_HOLDER_SSIN.to_owned(),
+                    Some("78031414266".to_owned())
+                ),
                 (PERSON_SSIN.to_owned(), Some("78031414266".to_owned())),
                 ("urn:be:fgov:person:ssin:doctor:boolean".to_owned(), None),
             ]
         );
 
-        let created = document.descendants().find(|n| n.has_tag_name((ns::WSU, "Created"))).unwrap();
+        let created = document
+            .descendants()
+            .find(|n| n.has_tag_name((ns::WSU, "Created")))
+            .unwrap();
         assert_eq!(created.text(), Some("2026-12-04T10:00:00Z"));
-        let certificate =
-            document.descendants().find(|n| n.has_tag_name((ns::DS, "X509Certificate"))).unwrap();
+        let certificate = document
+            .descendants()
+            .find(|n| n.has_tag_name((ns::DS, "X509Certificate")))
+            .unwrap();
         assert_eq!(certificate.text(), Some("AQID"));
     }
 
@@ -258,7 +289,10 @@ mod tests {
         };
         assert_eq!(
             assertion,
-            format!("<saml:Assertion xmlns:saml=\"{}\" AssertionID=\"_a\"><saml:X/></saml:Assertion>", ns::SAML)
+            format!(
+                "<saml:Assertion xmlns:saml=\"{}\" AssertionID=\"_a\"><saml:X/></saml:Assertion>",
+                ns::SAML
+            )
         );
     }
 
@@ -275,9 +309,19 @@ mod tests {
             panic!("expected a token");
         };
         let document = Document::parse(&assertion).unwrap();
-        assert!(document.root_element().has_tag_name((ns::SAML, "Assertion")));
-        assert!(assertion.starts_with("<saml:Assertion xmlns:"), "{assertion}");
-        assert!(assertion.ends_with("AssertionID=\"_a\"><saml:X/></saml:Assertion>"), "{assertion}");
+        assert!(
+            document
+                .root_element()
+                .has_tag_name((ns::SAML, "Assertion"))
+        );
+        assert!(
+            assertion.starts_with("<saml:Assertion xmlns:"),
+            "{assertion}"
+        );
+        assert!(
+            assertion.ends_with("AssertionID=\"_a\"><saml:X/></saml:Assertion>"),
+            "{assertion}"
+        );
     }
 
     #[test]
@@ -297,7 +341,10 @@ mod tests {
         );
         let answer = challenge_answer_body("urn:uuid:c", "abc123");
         let document = Document::parse(&answer).unwrap();
-        let challenge = document.descendants().find(|n| n.has_tag_name((WST_NS, "Challenge"))).unwrap();
+        let challenge = document
+            .descendants()
+            .find(|n| n.has_tag_name((WST_NS, "Challenge")))
+            .unwrap();
         assert_eq!(challenge.text(), Some("abc123"));
     }
 

@@ -9,7 +9,7 @@
 
 use base64::Engine as _;
 
-/// What went wrong while splitting a `multipart/related` body.
+/// Failure while splitting a `multipart/related` body.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MimeError {
     #[error("the Content-Type {0:?} has no boundary parameter; the reply is not valid MIME")]
@@ -18,7 +18,9 @@ pub enum MimeError {
     NoParts(String),
     #[error("MIME part {index} has no blank line after its headers")]
     UnterminatedHeaders { index: usize },
-    #[error("MIME part {index} uses Content-Transfer-Encoding {encoding:?}, which is not supported")]
+    #[error(
+        "MIME part {index} uses Content-Transfer-Encoding {encoding:?}, which is not supported"
+    )]
     UnsupportedEncoding { index: usize, encoding: String },
     #[error("MIME part {index} is declared base64 but does not decode: {detail}")]
     InvalidBase64 { index: usize, detail: String },
@@ -47,7 +49,7 @@ pub struct Multipart {
 
 impl Multipart {
     /// Returns the attachment whose Content-ID is `reference`: a `cid:` URL (percent-encoded
-    /// as RFC 2392 says) or a bare Content-ID, with or without angle brackets.
+    /// as RFC 2392 specifies) or a bare Content-ID, with or without angle brackets.
     pub fn attachment(&self, reference: &str) -> Option<&MimePart> {
         find_attachment(&self.attachments, reference)
     }
@@ -201,10 +203,9 @@ fn parse_part(index: usize, raw: &[u8]) -> Result<MimePart, MimeError> {
         .to_ascii_lowercase();
     let body = match encoding.as_str() {
         "" | "binary" | "8bit" | "7bit" => content.to_vec(),
-        "base64" => decode_base64(content).map_err(|detail| MimeError::InvalidBase64 {
-            index,
-            detail,
-        })?,
+        "base64" => {
+            decode_base64(content).map_err(|detail| MimeError::InvalidBase64 { index, detail })?
+        }
         _ => return Err(MimeError::UnsupportedEncoding { index, encoding }),
     };
 
@@ -449,7 +450,10 @@ mod tests {
     #[test]
     fn parameters_with_quoted_semicolons() {
         let value = "multipart/related; start-info=\"text/xml; x\"; boundary=\"a;b\"";
-        assert_eq!(content_type_parameter(value, "boundary").as_deref(), Some("a;b"));
+        assert_eq!(
+            content_type_parameter(value, "boundary").as_deref(),
+            Some("a;b")
+        );
         assert_eq!(
             content_type_parameter(value, "start-info").as_deref(),
             Some("text/xml; x")

@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -13,7 +12,7 @@ use ehealth_sim::knobs::{FaultRule, Injection, Trigger};
 use nix::mount::{MsFlags, mount, umount};
 use practicebox::fetcher::{FetchError, fetch_principal};
 use practicebox::store::{DeliveryState, MessageKind, Store};
-use support::{Practice, visible_documents, sidecar_identity};
+use support::{Practice, share_index, visible_documents};
 
 /// Opens a store in the practice folder and adds the doctor.
 fn store(practice: &Practice) -> (practicebox::store::StoreHandle, practicebox::store::Principal) {
@@ -21,16 +20,6 @@ fn store(practice: &Practice) -> (practicebox::store::StoreHandle, practicebox::
     let principal = practice.add_principal(&path);
     let store = Store::open(&path).expect("store").into_handle();
     (store, principal)
-}
-
-/// Maps each document on the share to (MessageId, part index) through its sidecar.
-fn share_index(root: &Path) -> HashMap<(String, u32), PathBuf> {
-    let mut index = HashMap::new();
-    for document in visible_documents(root) {
-        let key = sidecar_identity(root, &document);
-        assert!(index.insert(key.clone(), document).is_none(), "{key:?} twice on the share");
-    }
-    index
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

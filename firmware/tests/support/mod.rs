@@ -343,3 +343,14 @@ pub fn sidecar_identity(root: &Path, document: &Path) -> (String, u32) {
         u32::try_from(json["part_index"].as_u64().expect("part_index")).expect("index"),
     )
 }
+
+/// Maps each document on the share to (MessageId, part index) through its sidecar; panics on a
+/// part found twice.
+pub fn share_index(root: &Path) -> HashMap<(String, u32), PathBuf> {
+    let mut index = HashMap::new();
+    for document in visible_documents(root) {
+        let key = sidecar_identity(root, &document);
+        assert!(index.insert(key.clone(), document).is_none(), "{key:?} twice on the share");
+    }
+    index
+}

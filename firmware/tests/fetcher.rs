@@ -2,10 +2,12 @@
 //! once and then to the bin, notices recorded but not written, a full share, a message sealed for
 //! someone else, and a refused download.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use ehealth_sim::ehbox::Folder;
 use ehealth_sim::knobs::{FaultRule, Injection, Trigger};
@@ -15,7 +17,12 @@ use practicebox::store::{DeliveryState, MessageKind, Store};
 use support::{Practice, share_index, visible_documents};
 
 /// Opens a store in the practice folder and adds the doctor.
-fn store(practice: &Practice) -> (practicebox::store::StoreHandle, practicebox::store::Principal) {
+fn store(
+    practice: &Practice,
+) -> (
+    practicebox::store::StoreHandle,
+    practicebox::store::Principal,
+) {
     let path = practice.dir.path().join("practicebox.sqlite");
     let principal = practice.add_principal(&path);
     let store = Store::open(&path).expect("store").into_handle();
@@ -37,7 +44,10 @@ async fn documents_delivered_once_then_moved() {
 
     let documents: Vec<_> = seeded.iter().filter(|m| m.is_document()).collect();
     let notices = seeded.len() - documents.len();
-    assert!(notices > 0, "the generator made no notices; pick another seed");
+    assert!(
+        notices > 0,
+        "the generator made no notices; pick another seed"
+    );
     assert_eq!(report.listed, 30);
     assert_eq!(report.new, 30);
     assert_eq!(report.delivered as usize, documents.len());
@@ -51,8 +61,14 @@ async fn documents_delivered_once_then_moved() {
     for message in &documents {
         for (part, bytes) in message.parts().iter().enumerate() {
             let key = (message.message_id.clone(), u32::try_from(part + 1).unwrap());
-            let path = index.get(&key).unwrap_or_else(|| panic!("{key:?} not on the share"));
-            assert_eq!(&fs::read(share_root.join(path)).unwrap(), bytes, "{key:?} bytes");
+            let path = index
+                .get(&key)
+                .unwrap_or_else(|| panic!("{key:?} not on the share"));
+            assert_eq!(
+                &fs::read(share_root.join(path)).unwrap(),
+                bytes,
+                "{key:?} bytes"
+            );
         }
     }
     for message in seeded.iter().filter(|m| !m.is_document()) {
@@ -76,7 +92,12 @@ async fn documents_delivered_once_then_moved() {
             .with(|s| s.message(principal.id, &message.message_id))
             .unwrap()
             .unwrap();
-        assert_eq!(record.state, DeliveryState::MovedToBin, "{}", message.message_id);
+        assert_eq!(
+            record.state,
+            DeliveryState::MovedToBin,
+            "{}",
+            message.message_id
+        );
     }
 
     // A second run finds nothing new and writes nothing.
@@ -84,7 +105,10 @@ async fn documents_delivered_once_then_moved() {
     let again = fetch_principal(&ctx, &principal, practice.now())
         .await
         .expect("second run");
-    assert_eq!((again.listed, again.new, again.delivered, again.moved), (0, 0, 0, 0));
+    assert_eq!(
+        (again.listed, again.new, again.delivered, again.moved),
+        (0, 0, 0, 0)
+    );
     assert_eq!(support::all_files(&share_root), before);
 }
 
@@ -172,11 +196,25 @@ async fn full_share_holds_without_moving() {
     let documents: Vec<_> = seeded.iter().filter(|m| m.is_document()).collect();
     let held: Vec<_> = documents
         .iter()
-        .filter_map(|m| store.with(|s| s.message(principal.id, &m.message_id)).unwrap())
+        .filter_map(|m| {
+            store
+                .with(|s| s.message(principal.id, &m.message_id))
+                .unwrap()
+        })
         .filter(|record| record.state == DeliveryState::Held)
         .collect();
-    assert_eq!(held.len(), 1, "delivery stops at the first full-share failure");
-    assert!(held[0].held_reason.as_deref().unwrap().contains("the share is full"));
+    assert_eq!(
+        held.len(),
+        1,
+        "delivery stops at the first full-share failure"
+    );
+    assert!(
+        held[0]
+            .held_reason
+            .as_deref()
+            .unwrap()
+            .contains("the share is full")
+    );
     for message in &documents {
         assert!(
             practice.folder(Folder::Inbox).contains(&message.message_id),
@@ -184,7 +222,10 @@ async fn full_share_holds_without_moving() {
             message.message_id
         );
     }
-    assert_eq!(visible_documents(&share.mount_point), [PathBuf::from("filler")]);
+    assert_eq!(
+        visible_documents(&share.mount_point),
+        [PathBuf::from("filler")]
+    );
 
     // Space returns: the next run delivers everything and moves it.
     fs::remove_file(filler).unwrap();
@@ -221,17 +262,31 @@ async fn message_for_someone_else_is_held_and_kept() {
     assert!(!record.flags.unsealed_ok);
     assert!(record.retry_at.is_none(), "waits for a person");
     let reason = record.held_reason.unwrap();
-    assert!(reason.contains("not addressed to any encryption key"), "{reason}");
+    assert!(
+        reason.contains("not addressed to any encryption key"),
+        "{reason}"
+    );
 
-    assert_eq!(practice.folder(Folder::Inbox), [foreign.clone()], "still in the eHealthBox");
-    assert!(!share_index(&share_root).keys().any(|(id, _)| *id == foreign));
+    assert_eq!(
+        practice.folder(Folder::Inbox),
+        std::slice::from_ref(&foreign),
+        "still in the eHealthBox"
+    );
+    assert!(
+        !share_index(&share_root)
+            .keys()
+            .any(|(id, _)| *id == foreign)
+    );
     let raw = practice
         .dir
         .path()
         .join("held")
         .join(practice.insz())
         .join(format!("{foreign}.xml"));
-    assert!(fs::read_to_string(&raw).unwrap().contains(&foreign), "raw envelope kept");
+    assert!(
+        fs::read_to_string(&raw).unwrap().contains(&foreign),
+        "raw envelope kept"
+    );
 
     // Later runs leave it alone and count it as held.
     let again = fetch_principal(&ctx, &principal, practice.now())
@@ -266,7 +321,11 @@ async fn refused_download_holds_one_message() {
         .await
         .expect("fetch run");
     assert_eq!(report.held, 1);
-    assert_eq!(report.delivered + report.recorded_without_file, 3, "the others go on");
+    assert_eq!(
+        report.delivered + report.recorded_without_file,
+        3,
+        "the others go on"
+    );
 
     // The oldest message is downloaded first, so it is the one held.
     let oldest = &seeded[0].message_id;
@@ -276,5 +335,5 @@ async fn refused_download_holds_one_message() {
         .unwrap();
     assert_eq!(record.state, DeliveryState::Held);
     assert!(record.retry_at.is_some(), "downloaded again later");
-    assert_eq!(practice.folder(Folder::Inbox), [oldest.clone()]);
+    assert_eq!(practice.folder(Folder::Inbox), std::slice::from_ref(oldest));
 }

@@ -1,11 +1,13 @@
-//! The crash-safety test: the service runs in a child process and is killed with SIGKILL at
-//! many random instants while it fetches 300 realistic sealed messages; after each kill the
-//! eHealthBox bin may only hold delivered messages, and after a final complete run every
+//! The crash-safety test. The service runs in a child process and is killed with SIGKILL at
+//! many random instants while it fetches 300 realistic sealed messages. After each kill the
+//! eHealthBox bin may only contain delivered messages. After a final complete run every
 //! document part is on the share exactly once, byte for byte.
 //!
 //! The child is this test binary started again with `--ignored --exact child_service` and the
 //! configuration path in `PRACTICEBOX_KILL_TEST_CONFIG`; it runs the same `service::run` as
 //! `practicebox run`.
+
+#![allow(clippy::unwrap_used)]
 
 mod support;
 
@@ -16,13 +18,13 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use ehealth_sim::ehbox::Folder;
-use rand::RngExt as _;
-use rand_chacha::ChaCha8Rng;
-use rand_chacha::rand_core::SeedableRng as _;
 use practicebox::config::ServiceConfig;
 use practicebox::fetcher::fetch_principal;
 use practicebox::scheduler::shutdown::Shutdown;
 use practicebox::store::{DeliveryState, MessageKind, Store};
+use rand::RngExt as _;
+use rand_chacha::ChaCha8Rng;
+use rand_chacha::rand_core::SeedableRng as _;
 use support::{Practice, Seeded, all_files, share_index};
 
 const CONFIG_ENV: &str = "PRACTICEBOX_KILL_TEST_CONFIG";
@@ -92,7 +94,12 @@ fn count_delivered(store_path: &Path, insz: &str, seeded: &[Seeded]) -> usize {
     seeded
         .iter()
         .filter_map(|m| store.message(principal.id, &m.message_id).unwrap())
-        .filter(|r| matches!(r.state, DeliveryState::Delivered | DeliveryState::MovedToBin))
+        .filter(|r| {
+            matches!(
+                r.state,
+                DeliveryState::Delivered | DeliveryState::MovedToBin
+            )
+        })
         .count()
 }
 
@@ -114,12 +121,19 @@ fn check_bin_only_holds_delivered(practice: &Practice, store_path: &Path, share_
             .unwrap()
             .unwrap_or_else(|| panic!("{message_id} is in the bin but not in the store"));
         assert!(
-            matches!(record.state, DeliveryState::Delivered | DeliveryState::MovedToBin),
+            matches!(
+                record.state,
+                DeliveryState::Delivered | DeliveryState::MovedToBin
+            ),
             "{message_id} is in the bin but {}",
             record.state
         );
         for file in &record.files {
-            assert!(share_root.join(&file.path).is_file(), "{} missing", file.path);
+            assert!(
+                share_root.join(&file.path).is_file(),
+                "{} missing",
+                file.path
+            );
         }
     }
 }
@@ -146,7 +160,13 @@ async fn kill_at_random_points_delivers_exactly_once() {
     let mut progress = Vec::new();
     while kills < KILLS {
         let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--ignored", "--exact", "child_service", "--nocapture", "--test-threads=1"])
+            .args([
+                "--ignored",
+                "--exact",
+                "child_service",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CONFIG_ENV, &config_path)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
@@ -191,13 +211,20 @@ async fn kill_at_random_points_delivers_exactly_once() {
     println!("kill test took {:?}", started.elapsed());
 }
 
-/// Every document part exactly once with its plaintext bytes; nothing else visible, no staging.
+/// Checks that every document part is on the share once with its plaintext bytes, and that
+/// nothing else is, staging files included.
 fn check_share(seeded: &[Seeded], share_root: &Path) {
     let hidden: Vec<_> = all_files(share_root)
         .into_iter()
-        .filter(|path| path.components().any(|c| c.as_os_str().to_string_lossy().starts_with('.')))
+        .filter(|path| {
+            path.components()
+                .any(|c| c.as_os_str().to_string_lossy().starts_with('.'))
+        })
         .collect();
-    assert!(hidden.is_empty(), "staging files left after start-up cleanup: {hidden:?}");
+    assert!(
+        hidden.is_empty(),
+        "staging files left after start-up cleanup: {hidden:?}"
+    );
 
     let index = share_index(share_root);
     let mut expected = 0;
@@ -208,12 +235,27 @@ fn check_share(seeded: &[Seeded], share_root: &Path) {
             let path = index
                 .get(&key)
                 .unwrap_or_else(|| panic!("{key:?} lost: not on the share"));
-            assert_eq!(&fs::read(share_root.join(path)).unwrap(), bytes, "{key:?} bytes differ");
+            assert_eq!(
+                &fs::read(share_root.join(path)).unwrap(),
+                bytes,
+                "{key:?} bytes differ"
+            );
         }
     }
-    assert_eq!(index.len(), expected, "files on the share that no message explains");
-    let documents: HashSet<_> = seeded.iter().filter(|m| m.is_document()).map(|m| &m.message_id).collect();
-    assert!(index.keys().all(|(id, _)| documents.contains(id)), "a notice reached the share");
+    assert_eq!(
+        index.len(),
+        expected,
+        "files on the share that no message explains"
+    );
+    let documents: HashSet<_> = seeded
+        .iter()
+        .filter(|m| m.is_document())
+        .map(|m| &m.message_id)
+        .collect();
+    assert!(
+        index.keys().all(|(id, _)| documents.contains(id)),
+        "a notice reached the share"
+    );
 }
 
 fn check_store(
@@ -226,10 +268,20 @@ fn check_store(
             .with(|s| s.message(principal, &message.message_id))
             .unwrap()
             .unwrap_or_else(|| panic!("{} not recorded", message.message_id));
-        assert_eq!(record.state, DeliveryState::MovedToBin, "{}", message.message_id);
+        assert_eq!(
+            record.state,
+            DeliveryState::MovedToBin,
+            "{}",
+            message.message_id
+        );
         if message.is_document() {
             assert_eq!(record.kind, MessageKind::Document);
-            assert_eq!(record.files.len(), message.parts().len(), "{}", message.message_id);
+            assert_eq!(
+                record.files.len(),
+                message.parts().len(),
+                "{}",
+                message.message_id
+            );
         } else {
             assert_ne!(record.kind, MessageKind::Document);
             assert!(record.files.is_empty(), "{} has files", message.message_id);
@@ -239,7 +291,10 @@ fn check_store(
 
 /// Everything moved to the bin, and never before its last download.
 fn check_platform(practice: &Practice, seeded: &[Seeded]) {
-    assert!(practice.folder(Folder::Inbox).is_empty(), "messages left in INBOX");
+    assert!(
+        practice.folder(Folder::Inbox).is_empty(),
+        "messages left in INBOX"
+    );
     let bin: HashSet<String> = practice.folder(Folder::BinInbox).into_iter().collect();
     assert_eq!(bin.len(), seeded.len());
 
@@ -267,6 +322,9 @@ fn check_platform(practice: &Practice, seeded: &[Seeded]) {
         let id = message.message_id.as_str();
         let downloaded = last_download.get(id).expect("downloaded");
         let moved = first_move.get(id).expect("moved");
-        assert!(downloaded < moved, "{id} moved (request {moved}) before its download (request {downloaded}) was delivered");
+        assert!(
+            downloaded < moved,
+            "{id} moved (request {moved}) before its download (request {downloaded}) was delivered"
+        );
     }
 }

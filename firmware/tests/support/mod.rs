@@ -1,7 +1,7 @@
 //! A practice for fetcher tests: the platform simulator in-process on loopback, one doctor's
 //! keystore files, a store, a share, and the plaintext of every message seeded, to compare with
 //! what reaches the share.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -30,8 +30,8 @@ use practicebox::store::{NewPrincipal, Principal, Role, Store, StoreHandle};
 
 pub const SEED: u64 = 20_260_310;
 
-/// The first two practice doctors: A's box is fetched, B signs A's mail and is the wrong
-/// recipient in tests.
+/// Generates the test PKI with the first two practice doctors. A's box is fetched, and B signs
+/// A's mail and is the wrong recipient in tests.
 pub fn test_pki() -> TestPki {
     static PKI: OnceLock<TestPki> = OnceLock::new();
     PKI.get_or_init(|| {
@@ -109,7 +109,8 @@ impl Practice {
         let keystore = dir.path().join(&doctor.keystore.file_name);
         std::fs::write(&keystore, &doctor.keystore.bytes).expect("keystore file");
         let password_file = dir.path().join("doctor.pass");
-        std::fs::write(&password_file, format!("{}\n", doctor.keystore.password)).expect("password");
+        std::fs::write(&password_file, format!("{}\n", doctor.keystore.password))
+            .expect("password");
 
         let base = format!("https://localhost:{}", simulator.addresses.https.port());
         let mut endpoints = Endpoints::simulator(&base, ca_file.clone());
@@ -136,7 +137,7 @@ impl Practice {
         }
     }
 
-    /// The simulator's time, which the box's clock follows.
+    /// Returns the simulator's time, which the box's clock follows.
     pub fn now(&self) -> Timestamp {
         self.simulator.clock.now()
     }
@@ -168,7 +169,7 @@ impl Practice {
         let sealed = seed::generate_messages(
             &self.pki,
             &self.depot,
-            &[self.doctor.spec.ssin.clone()],
+            std::slice::from_ref(&self.doctor.spec.ssin),
             count,
             seed_value,
             now,
@@ -192,7 +193,11 @@ impl Practice {
             .into_iter()
             .map(|message_id| {
                 let message = platform.find_message(&key, &message_id).expect("stored");
-                let publication = message.content.publication_id.clone().expect("publication id");
+                let publication = message
+                    .content
+                    .publication_id
+                    .clone()
+                    .expect("publication id");
                 let generated = by_publication.remove(&publication).expect("plaintext");
                 Seeded {
                     message_id,
@@ -253,7 +258,7 @@ impl Practice {
         store.principal(id).expect("principal")
     }
 
-    /// A fetch context with the store at `store_path` and the share at `share_root`.
+    /// Builds a fetch context with `store` and the share at `share_root`.
     pub fn context(&self, store: StoreHandle, share_root: &Path) -> FetchContext<HttpsTransport> {
         let files = HashMap::from([(
             self.insz().to_owned(),
@@ -290,7 +295,7 @@ impl Practice {
     }
 }
 
-/// Every file under `root`, relative, skipping nothing; sorted.
+/// Lists every file under `root`, hidden ones included, relative and sorted.
 pub fn all_files(root: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let mut pending = vec![root.to_owned()];
@@ -311,8 +316,8 @@ pub fn all_files(root: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// The documents on the share as the medical record software sees them: no dot files, no
-/// sidecars.
+/// Lists the documents on the share that the medical record software imports: no dot files,
+/// no sidecars.
 pub fn visible_documents(root: &Path) -> Vec<PathBuf> {
     all_files(root)
         .into_iter()
@@ -325,7 +330,7 @@ pub fn visible_documents(root: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// A sidecar is `<document>.json` beside its document.
+/// Tells whether `path` is a sidecar, `<document>.json` beside its document.
 fn is_sidecar(root: &Path, path: &Path) -> bool {
     let name = path.to_string_lossy();
     name.strip_suffix(".json")
@@ -350,7 +355,10 @@ pub fn share_index(root: &Path) -> HashMap<(String, u32), PathBuf> {
     let mut index = HashMap::new();
     for document in visible_documents(root) {
         let key = sidecar_identity(root, &document);
-        assert!(index.insert(key.clone(), document).is_none(), "{key:?} twice on the share");
+        assert!(
+            index.insert(key.clone(), document).is_none(),
+            "{key:?} twice on the share"
+        );
     }
     index
 }

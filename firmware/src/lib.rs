@@ -1,20 +1,24 @@
 //! PracticeBox service library.
 //!
 //! # Layout
+//! - [`ehealth`]: the box's client of the eHealth platform: keystores, unsealing, STS tokens,
+//!   eHealthBox consultation and the `fetch --once` command.
 //! - [`store`]: the SQLite store of principals, mandates, messages, fetch runs and the audit log.
 //! - [`delivery`]: atomic delivery of messages into the doctors' folders on the SMB share.
-//! - [`ehealth`]: the eHealth platform client: STS tokens, eHealthBox, unsealing.
 //! - [`fetcher`]: one fetch run for one principal, from eHealthBox INBOX to the share and the bin.
 //! - [`scheduler`]: continuous fetching of every active principal, one task each.
 //! - [`status`]: status events and the current state snapshot, with the LED rules.
 //! - [`config`]: the service configuration file.
 //! - [`service`]: `practicebox run` and `status` wired from the configuration.
+//! - [`samba`]: the smb.conf that serves the doctors' folders to the medical software.
 //! - [`xmlsec`]: XML canonicalisation, XML-DSig and WS-Security (re-exported crate).
 
 pub mod config;
 pub mod delivery;
 pub mod ehealth;
+pub mod eid;
 pub mod fetcher;
+pub mod samba;
 pub mod scheduler;
 pub mod service;
 pub mod status;

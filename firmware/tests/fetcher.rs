@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod support;
+mod practice;
 
 use std::fs;
 use std::path::PathBuf;
@@ -14,7 +14,7 @@ use ehealth_sim::knobs::{FaultRule, Injection, Trigger};
 use nix::mount::{MsFlags, mount, umount};
 use practicebox::fetcher::{FetchError, fetch_principal};
 use practicebox::store::{DeliveryState, MessageKind, Store};
-use support::{Practice, share_index, visible_documents};
+use practice::{Practice, share_index, visible_documents};
 
 /// Opens a store in the practice folder and adds the doctor.
 fn store(
@@ -101,7 +101,7 @@ async fn documents_delivered_once_then_moved() {
     }
 
     // A second run finds nothing new and writes nothing.
-    let before = support::all_files(&share_root);
+    let before = practice::all_files(&share_root);
     let again = fetch_principal(&ctx, &principal, practice.now())
         .await
         .expect("second run");
@@ -109,7 +109,7 @@ async fn documents_delivered_once_then_moved() {
         (again.listed, again.new, again.delivered, again.moved),
         (0, 0, 0, 0)
     );
-    assert_eq!(support::all_files(&share_root), before);
+    assert_eq!(practice::all_files(&share_root), before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod support;
+mod practice;
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -25,7 +25,7 @@ use practicebox::store::{DeliveryState, MessageKind, Store};
 use rand::RngExt as _;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng as _;
-use support::{Practice, Seeded, all_files, share_index};
+use practice::{Practice, Seeded, all_files, share_index};
 
 const CONFIG_ENV: &str = "PRACTICEBOX_KILL_TEST_CONFIG";
 const MESSAGES: usize = 300;

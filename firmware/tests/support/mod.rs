@@ -1,364 +1,520 @@
-//! A practice for fetcher tests: the platform simulator in-process on loopback, one doctor's
-//! keystore files, a store, a share, and the plaintext of every message seeded, to compare with
-//! what reaches the share.
-#![allow(dead_code, clippy::unwrap_used)]
+//! Test PKI and sealed messages made with the `openssl` command line, an implementation
+//! independent of ours.
+//!
+//! One PKI is generated per test process (a CA, two doctors, their encryption certificates
+//! and a stranger) and copied into each test's own temporary folder, where the test seals
+//! messages with `openssl cms`.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+#![allow(dead_code, reason = "each test binary uses a different part")]
+#![allow(clippy::unwrap_used, reason = "test fixtures fail loudly")]
 
-use ehealth_sim::clock::{Clock as _, SimClock};
-use ehealth_sim::ehbox::{BoxState, Destination, Folder, NewMessage};
-use ehealth_sim::etk_depot::EtkDepot;
-use ehealth_sim::mail::{self, GeneratedMessage, Recipient};
-use ehealth_sim::pki::{self, Doctor, KeystoreOptions, TestPki};
-use ehealth_sim::seed;
-use ehealth_sim::server::{RunningSimulator, SimConfig, Simulator};
-use jiff::Timestamp;
-use jiff::tz::TimeZone;
-use practicebox::delivery::names::doctor_folder_name;
-use practicebox::delivery::{RoutingProfile, Share};
-use practicebox::ehealth::clock::{Clock, ClockError};
-use practicebox::ehealth::ehbox::RetryPolicy;
-use practicebox::ehealth::endpoints::Endpoints;
-use practicebox::ehealth::sts::TokenCache;
-use practicebox::ehealth::transport::HttpsTransport;
-use practicebox::fetcher::credentials::{KeystoreDirectory, KeystoreFiles};
-use practicebox::fetcher::{FetchContext, FetchOptions};
-use practicebox::store::{NewPrincipal, Principal, Role, Store, StoreHandle};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    process::Command,
+    sync::OnceLock,
+};
 
-pub const SEED: u64 = 20_260_310;
+use p12_keystore::{
+    Certificate, EncryptionAlgorithm, KeyStore, KeyStoreEntry, MacAlgorithm, PrivateKey,
+    PrivateKeyChain,
+};
+use tempfile::TempDir;
 
-/// Generates the test PKI with the first two practice doctors. A's box is fetched, and B signs
-/// A's mail and is the wrong recipient in tests.
-pub fn test_pki() -> TestPki {
-    static PKI: OnceLock<TestPki> = OnceLock::new();
-    PKI.get_or_init(|| {
-        TestPki::generate_with(
-            SEED,
-            Timestamp::now(),
-            &pki::practice()[..2],
-            &KeystoreOptions::fast(),
-        )
-        .expect("test PKI generation")
-    })
-    .clone()
-}
+pub const PASSWORD: &str = "Corr3ct-Horse!";
 
-/// The box's clock in tests: the simulator's clock, always synchronised.
-#[derive(Debug)]
-pub struct SharedClock(pub Arc<SimClock>);
+/// The recipient doctor, whose keystore the tests open.
+pub const DOCTOR_SSIN: &str = "79102520991";
+pub const DOCTOR_NAME: &str = "JAN PEETERS";
+/// The sending doctor.
+pub const SENDER_SSIN: &str = "79021802145";
 
-impl Clock for SharedClock {
-    fn now(&self) -> Timestamp {
-        self.0.now()
-    }
+/// Serial numbers of the doctor's two encryption certificates, 128-bit like eHealth's.
+pub const ENCRYPTION_SERIAL: &str = "19088378040904364161854366057849601424";
+pub const OLD_ENCRYPTION_SERIAL: &str = "211715469286404981203587440982150937601";
 
-    fn check_synchronised(&self) -> Result<(), ClockError> {
-        Ok(())
-    }
-}
+const CA_SUBJECT: &str = "/C=BE/O=Test eHealth/CN=Test eHealth CA";
 
-/// A message seeded into a box, with the plaintext of its parts.
-#[derive(Debug, Clone)]
-pub struct Seeded {
-    pub message_id: String,
-    pub generated: GeneratedMessage,
-}
-
-impl Seeded {
-    pub fn is_document(&self) -> bool {
-        self.generated.kind == mail::MessageKind::Document
-    }
-
-    /// The plaintext of the main document and every annex, in part order.
-    pub fn parts(&self) -> Vec<Vec<u8>> {
-        let mut parts = vec![self.generated.document.bytes.clone()];
-        parts.extend(self.generated.annexes.iter().map(|part| part.bytes.clone()));
-        parts
-    }
-}
-
-/// The simulator and the files a box needs to reach it.
-pub struct Practice {
-    pub simulator: RunningSimulator,
-    pub pki: TestPki,
-    pub depot: EtkDepot,
-    pub doctor: Doctor,
-    pub dir: tempfile::TempDir,
-    pub ca_file: PathBuf,
-    pub keystore: PathBuf,
-    pub password_file: PathBuf,
-    pub endpoints: Endpoints,
-}
-
-impl Practice {
-    pub async fn start() -> Self {
-        let pki = test_pki();
-        let mut config = SimConfig::loopback(pki.clone(), SEED);
-        config.http = None;
-        config.admin = None;
-        config.request_log_capacity = 200_000;
-        let simulator = Simulator::start(config).await.expect("simulator start");
-
-        let dir = tempfile::tempdir().expect("temp folder");
-        let ca_file = dir.path().join("sim-ca.pem");
-        std::fs::write(&ca_file, &simulator.ca_pem).expect("CA file");
-        let doctor = pki.doctors[0].clone();
-        let keystore = dir.path().join(&doctor.keystore.file_name);
-        std::fs::write(&keystore, &doctor.keystore.bytes).expect("keystore file");
-        let password_file = dir.path().join("doctor.pass");
-        std::fs::write(&password_file, format!("{}\n", doctor.keystore.password))
-            .expect("password");
-
-        let base = format!("https://localhost:{}", simulator.addresses.https.port());
-        let mut endpoints = Endpoints::simulator(&base, ca_file.clone());
-        endpoints
-            .resolve
-            .insert("localhost".to_owned(), simulator.addresses.https);
-        endpoints.validate().expect("valid endpoints");
-
-        let depot = EtkDepot::from_pki(&pki).expect("ETK depot");
-        {
-            let mut platform = simulator.platform.lock().unwrap();
-            seed::create_doctor_box(&mut platform, &doctor, None).expect("doctor box");
-        }
-        Self {
-            simulator,
-            pki,
-            depot,
-            doctor,
-            dir,
-            ca_file,
-            keystore,
-            password_file,
-            endpoints,
-        }
-    }
-
-    /// Returns the simulator's time, which the box's clock follows.
-    pub fn now(&self) -> Timestamp {
-        self.simulator.clock.now()
-    }
-
-    pub fn insz(&self) -> &str {
-        &self.doctor.spec.ssin
-    }
-
-    pub fn share_folder(&self) -> String {
-        doctor_folder_name(
-            &self.doctor.spec.last_name,
-            &self.doctor.spec.first_name,
-            &self.doctor.spec.nihii11,
-        )
-    }
-
-    /// Generates `count` realistic sealed messages for the doctor and delivers them to INBOX.
-    pub fn seed(&self, count: usize, seed_value: u64) -> Vec<Seeded> {
-        let recipient = Recipient {
-            ssin: self.doctor.spec.ssin.clone(),
-            nihii11: self.doctor.spec.nihii11.clone(),
-            first_name: self.doctor.spec.first_name.clone(),
-            last_name: self.doctor.spec.last_name.clone(),
-        };
-        let now = self.simulator.clock.now();
-        let mut generated =
-            mail::generate_practice_mail(seed_value, &[recipient], count).expect("mail");
-        generated.sort_by_key(|message| message.published);
-        let sealed = seed::generate_messages(
-            &self.pki,
-            &self.depot,
-            std::slice::from_ref(&self.doctor.spec.ssin),
-            count,
-            seed_value,
-            now,
-        )
-        .expect("sealed mail");
-        self.deliver(sealed, generated)
-    }
-
-    /// Delivers sealed messages and pairs each MessageId with its plaintext by PublicationId.
-    fn deliver(&self, sealed: Vec<NewMessage>, generated: Vec<GeneratedMessage>) -> Vec<Seeded> {
-        let mut by_publication: HashMap<String, GeneratedMessage> = generated
-            .into_iter()
-            .map(|message| (message.publication_id.clone(), message))
-            .collect();
-        let now = self.simulator.clock.now();
-        let mut platform = self.simulator.platform.lock().unwrap();
-        let report = seed::deliver(&mut platform, sealed, now).expect("delivered");
-        let key = seed::doctor_box(self.insz());
-        report
-            .message_ids
-            .into_iter()
-            .map(|message_id| {
-                let message = platform.find_message(&key, &message_id).expect("stored");
-                let publication = message
-                    .content
-                    .publication_id
-                    .clone()
-                    .expect("publication id");
-                let generated = by_publication.remove(&publication).expect("plaintext");
-                Seeded {
-                    message_id,
-                    generated,
-                }
-            })
-            .collect()
-    }
-
-    /// Delivers to the doctor's INBOX a document sealed for the other doctor.
-    pub fn seed_for_someone_else(&self) -> String {
-        let other = self.pki.doctors[1].spec.ssin.clone();
-        let now = self.simulator.clock.now();
-        let sealed = seed::generate_messages(&self.pki, &self.depot, &[other], 10, SEED + 99, now)
-            .expect("sealed mail");
-        let mut message = sealed
-            .into_iter()
-            .find(|message| message.is_encrypted)
-            .expect("a sealed document");
-        message.destinations = vec![Destination::to_box(seed::doctor_box(self.insz()))];
-        let mut platform = self.simulator.platform.lock().unwrap();
-        let report = seed::deliver(&mut platform, vec![message], now).expect("delivered");
-        report.message_ids[0].clone()
-    }
-
-    pub fn box_state(&self) -> BoxState {
-        let platform = self.simulator.platform.lock().unwrap();
-        platform
-            .box_state(&seed::doctor_box(self.insz()))
-            .expect("doctor box")
-    }
-
-    /// MessageIds in `folder` of the doctor's box.
-    pub fn folder(&self, folder: Folder) -> Vec<String> {
-        self.box_state()
-            .messages
-            .into_iter()
-            .filter(|message| message.folder == folder)
-            .map(|message| message.message_id)
-            .collect()
-    }
-
-    /// Adds the doctor as the main principal of a store at `path`.
-    pub fn add_principal(&self, path: &Path) -> Principal {
-        let mut store = Store::open(path).expect("store");
-        let new = NewPrincipal {
-            insz: self.insz().to_owned(),
-            family_name: self.doctor.spec.last_name.clone(),
-            given_names: self.doctor.spec.first_name.clone(),
-            riziv: self.doctor.spec.nihii11.clone(),
-            role: Role::Main,
-            share_folder: self.share_folder(),
-            move_to_bin: true,
-        };
-        let id = store
-            .add_principal(&new, "test", self.simulator.clock.now())
-            .expect("principal");
-        store.principal(id).expect("principal")
-    }
-
-    /// Builds a fetch context with `store` and the share at `share_root`.
-    pub fn context(&self, store: StoreHandle, share_root: &Path) -> FetchContext<HttpsTransport> {
-        let files = HashMap::from([(
-            self.insz().to_owned(),
-            KeystoreFiles {
-                keystore: self.keystore.clone(),
-                password_file: self.password_file.clone(),
-            },
-        )]);
-        let brussels = TimeZone::get("Europe/Brussels").expect("time zone");
-        FetchContext {
-            transport: HttpsTransport::new(&self.endpoints).expect("HTTPS transport"),
-            endpoints: self.endpoints.clone(),
-            clock: Arc::new(SharedClock(Arc::clone(&self.simulator.clock))),
-            tokens: TokenCache::new(),
-            store,
-            share: Arc::new(Share::new(
-                share_root.to_owned(),
-                RoutingProfile::builtin(),
-                brussels.clone(),
-            )),
-            credentials: Arc::new(KeystoreDirectory::new(files)),
-            held_dir: self.dir.path().join("held"),
-            options: FetchOptions {
-                retry: RetryPolicy {
-                    attempts: 2,
-                    initial_backoff: Duration::from_millis(10),
-                    max_backoff: Duration::from_millis(50),
-                },
-                share_retry_after: Duration::ZERO,
-                time_zone: brussels,
-                ..FetchOptions::default()
-            },
-        }
-    }
-}
-
-/// Lists every file under `root`, hidden ones included, relative and sorted.
-pub fn all_files(root: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut pending = vec![root.to_owned()];
-    while let Some(dir) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                files.push(path.strip_prefix(root).expect("under root").to_owned());
-            }
-        }
-    }
-    files.sort();
-    files
-}
-
-/// Lists the documents on the share that the medical record software imports: no dot files,
-/// no sidecars.
-pub fn visible_documents(root: &Path) -> Vec<PathBuf> {
-    all_files(root)
-        .into_iter()
-        .filter(|path| {
-            !path
-                .components()
-                .any(|part| part.as_os_str().to_string_lossy().starts_with('.'))
-        })
-        .filter(|path| !is_sidecar(root, path))
-        .collect()
-}
-
-/// Tells whether `path` is a sidecar, `<document>.json` beside its document.
-fn is_sidecar(root: &Path, path: &Path) -> bool {
-    let name = path.to_string_lossy();
-    name.strip_suffix(".json")
-        .is_some_and(|document| root.join(document).is_file())
-}
-
-/// Reads the sidecar of a document and returns its MessageId and part index.
-pub fn sidecar_identity(root: &Path, document: &Path) -> (String, u32) {
-    let mut sidecar = root.join(document).into_os_string();
-    sidecar.push(".json");
-    let text = std::fs::read_to_string(&sidecar).expect("sidecar");
-    let json: serde_json::Value = serde_json::from_str(&text).expect("sidecar JSON");
-    (
-        json["message_id"].as_str().expect("message_id").to_owned(),
-        u32::try_from(json["part_index"].as_u64().expect("part_index")).expect("index"),
+fn person_subject(ssin: &str, name: &str) -> String {
+    format!(
+        "/C=BE/O=Federal Government/OU=SSIN={ssin}/OU={name}/OU=eHealth-platform Belgium/CN=SSIN={ssin}"
     )
 }
 
-/// Maps each document on the share to (MessageId, part index) through its sidecar; panics on a
-/// part found twice.
-pub fn share_index(root: &Path) -> HashMap<(String, u32), PathBuf> {
-    let mut index = HashMap::new();
-    for document in visible_documents(root) {
-        let key = sidecar_identity(root, &document);
-        assert!(
-            index.insert(key.clone(), document).is_none(),
-            "{key:?} twice on the share"
-        );
+const CA_EXTENSIONS: &str = "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n";
+const AUTHENTICATION_EXTENSIONS: &str = "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n";
+const ENCRYPTION_EXTENSIONS: &str = "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,keyEncipherment,dataEncipherment\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n";
+
+/// Runs `openssl` in `dir` and returns its stdout; panics with its stderr on failure, and
+/// with an install hint when the command is missing.
+pub fn openssl(dir: &Path, args: &[&str]) -> Vec<u8> {
+    let output = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|error| {
+            panic!(
+                "cannot run the openssl command ({error}); these tests need OpenSSL 3: run `bash .ci/install-deps`"
+            )
+        });
+    assert!(
+        output.status.success(),
+        "openssl {} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+/// Returns the files of the shared PKI by name, generating them on first use.
+fn pki_files() -> &'static BTreeMap<String, Vec<u8>> {
+    static FILES: OnceLock<BTreeMap<String, Vec<u8>>> = OnceLock::new();
+    FILES.get_or_init(|| {
+        let dir = TempDir::new().unwrap();
+        generate_pki(dir.path());
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| {
+                let entry = entry.unwrap();
+                let name = entry.file_name().into_string().unwrap();
+                (name, std::fs::read(entry.path()).unwrap())
+            })
+            .collect()
+    })
+}
+
+fn generate_pki(dir: &Path) {
+    let write = |name: &str, text: &str| std::fs::write(dir.join(name), text).unwrap();
+    write("ca.ext", CA_EXTENSIONS);
+    write("auth.ext", AUTHENTICATION_EXTENSIONS);
+    write("enc.ext", ENCRYPTION_EXTENSIONS);
+
+    new_key(dir, "ca");
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-key",
+            "ca.key",
+            "-subj",
+            CA_SUBJECT,
+            "-days",
+            "3650",
+            "-sha256",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+            "-out",
+            "ca.pem",
+        ],
+    );
+
+    let doctor = person_subject(DOCTOR_SSIN, DOCTOR_NAME);
+    issue(dir, "doctor", &doctor, "ca", "auth.ext", "1001");
+    issue(dir, "enc", &doctor, "doctor", "enc.ext", ENCRYPTION_SERIAL);
+    issue(
+        dir,
+        "enc-old",
+        &doctor,
+        "doctor",
+        "enc.ext",
+        OLD_ENCRYPTION_SERIAL,
+    );
+
+    let sender = person_subject(SENDER_SSIN, "ANNA JANSSENS");
+    issue(dir, "sender", &sender, "ca", "auth.ext", "1002");
+    let other_signer = person_subject(SENDER_SSIN, "ANNA JANSSENS (Signature)");
+    issue(dir, "other-signer", &other_signer, "ca", "auth.ext", "1003");
+    new_ec_key(dir, "ec-sender", "P-256");
+    issue(dir, "ec-sender", &sender, "ca", "auth.ext", "1005");
+    new_ec_key(dir, "ec384-sender", "P-384");
+    issue(dir, "ec384-sender", &sender, "ca", "auth.ext", "1006");
+    let stranger = person_subject("85073003328", "PIET STRANGER");
+    issue(dir, "stranger", &stranger, "ca", "enc.ext", "1004");
+
+    // A CA with the test CA's name but another key, as a forger would make.
+    new_key(dir, "fake-ca");
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-key",
+            "fake-ca.key",
+            "-subj",
+            CA_SUBJECT,
+            "-days",
+            "3650",
+            "-out",
+            "fake-ca.pem",
+        ],
+    );
+
+    let outsider_ca = "/C=BE/O=Elsewhere/CN=Unknown CA";
+    new_key(dir, "outsider-ca");
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-key",
+            "outsider-ca.key",
+            "-subj",
+            outsider_ca,
+            "-days",
+            "3650",
+            "-out",
+            "outsider-ca.pem",
+        ],
+    );
+}
+
+fn new_key(dir: &Path, name: &str) {
+    let key = format!("{name}.key");
+    openssl(
+        dir,
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            &key,
+        ],
+    );
+}
+
+fn new_ec_key(dir: &Path, name: &str, curve: &str) {
+    let key = format!("{name}.key");
+    let curve = format!("ec_paramgen_curve:{curve}");
+    openssl(
+        dir,
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            &curve,
+            "-out",
+            &key,
+        ],
+    );
+}
+
+/// Creates `name.pem`, issued by `issuer` with the given serial number, and `name.key` (an
+/// RSA key) unless that key exists already.
+fn issue(dir: &Path, name: &str, subject: &str, issuer: &str, extensions: &str, serial: &str) {
+    if !dir.join(format!("{name}.key")).exists() {
+        new_key(dir, name);
     }
-    index
+    let (key, csr, pem) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.pem"),
+    );
+    let (issuer_pem, issuer_key) = (format!("{issuer}.pem"), format!("{issuer}.key"));
+    openssl(
+        dir,
+        &["req", "-new", "-key", &key, "-subj", subject, "-out", &csr],
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &issuer_pem,
+            "-CAkey",
+            &issuer_key,
+            "-set_serial",
+            serial,
+            "-days",
+            "1095",
+            "-sha256",
+            "-extfile",
+            extensions,
+            "-out",
+            &pem,
+        ],
+    );
+}
+
+/// A test's own folder with a copy of the shared PKI.
+pub struct Workspace {
+    dir: TempDir,
+}
+
+impl Workspace {
+    pub fn new() -> Self {
+        let dir = TempDir::new().unwrap();
+        for (name, bytes) in pki_files() {
+            std::fs::write(dir.path().join(name), bytes).unwrap();
+        }
+        Self { dir }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn read(&self, name: &str) -> Vec<u8> {
+        std::fs::read(self.path(name)).unwrap()
+    }
+
+    pub fn write(&self, name: &str, bytes: &[u8]) {
+        std::fs::write(self.path(name), bytes).unwrap();
+    }
+
+    pub fn openssl(&self, args: &[&str]) -> Vec<u8> {
+        openssl(self.dir.path(), args)
+    }
+
+    /// DER encoding of a PEM certificate or key file.
+    pub fn der(&self, name: &str) -> Vec<u8> {
+        if name.ends_with(".key") {
+            self.openssl(&[
+                "pkcs8", "-topk8", "-nocrypt", "-in", name, "-outform", "DER",
+            ])
+        } else {
+            self.openssl(&["x509", "-in", name, "-outform", "DER"])
+        }
+    }
+
+    /// Builds the doctor's keystore as eHealth issues it: `authentication` plus the two encryption
+    /// keys under their decimal serials, written by p12-keystore in the legacy (3DES, SHA-1
+    /// MAC) or modern (AES-256, SHA-256 MAC) layout.
+    pub fn doctor_keystore(&self, legacy: bool) -> Vec<u8> {
+        let mut keystore = KeyStore::new();
+        self.add_key(
+            &mut keystore,
+            "authentication",
+            "doctor",
+            &["doctor.pem", "ca.pem"],
+        );
+        self.add_key(
+            &mut keystore,
+            ENCRYPTION_SERIAL,
+            "enc",
+            &["enc.pem", "doctor.pem", "ca.pem"],
+        );
+        self.add_key(
+            &mut keystore,
+            OLD_ENCRYPTION_SERIAL,
+            "enc-old",
+            &["enc-old.pem", "doctor.pem", "ca.pem"],
+        );
+        let writer = keystore.writer(PASSWORD);
+        let writer = if legacy {
+            writer
+                .encryption_algorithm(EncryptionAlgorithm::PbeWithShaAnd3KeyTripleDesCbc)
+                .mac_algorithm(MacAlgorithm::HmacSha1)
+        } else {
+            writer
+        };
+        writer
+            .encryption_iterations(2048)
+            .mac_iterations(2048)
+            .write()
+            .unwrap()
+    }
+
+    pub fn add_key(&self, keystore: &mut KeyStore, alias: &str, key: &str, certificates: &[&str]) {
+        let key = PrivateKey::from_der(&self.der(&format!("{key}.key"))).unwrap();
+        let certificates = certificates
+            .iter()
+            .map(|name| Certificate::from_der(&self.der(name)).unwrap());
+        let local_key_id = format!("Time {alias}");
+        let chain = PrivateKeyChain::new(local_key_id.as_str(), key, certificates);
+        keystore.add_entry(alias, KeyStoreEntry::PrivateKeyChain(chain));
+    }
+
+    /// Writes a single-key keystore with `openssl pkcs12 -export`, legacy (RC2-40
+    /// certificates, 3DES key, SHA-1 MAC) or modern (PBES2/AES-256, SHA-256 MAC).
+    pub fn openssl_keystore(&self, legacy: bool, alias: &str) -> Vec<u8> {
+        let out = if legacy {
+            "openssl-legacy.p12"
+        } else {
+            "openssl-modern.p12"
+        };
+        let password = format!("pass:{PASSWORD}");
+        let mut args = vec![
+            "pkcs12",
+            "-export",
+            "-in",
+            "doctor.pem",
+            "-inkey",
+            "doctor.key",
+            "-certfile",
+            "ca.pem",
+            "-name",
+            alias,
+            "-passout",
+            &password,
+            "-out",
+            out,
+        ];
+        if legacy {
+            args.push("-legacy");
+        }
+        self.openssl(&args);
+        self.read(out)
+    }
+
+    /// Signs `input` into `output` with `openssl cms -sign`, content embedded, DER or (with
+    /// `stream`) indefinite-length BER.
+    pub fn sign(&self, input: &str, output: &str, signer: &str, options: &SignOptions) {
+        let (cert, key) = (format!("{signer}.pem"), format!("{signer}.key"));
+        let mut args = vec![
+            "cms",
+            "-sign",
+            "-binary",
+            "-nodetach",
+            "-in",
+            input,
+            "-signer",
+            &cert,
+            "-inkey",
+            &key,
+            "-md",
+            options.digest,
+            "-outform",
+            "DER",
+            "-out",
+            output,
+        ];
+        if options.pss {
+            args.extend([
+                "-keyopt",
+                "rsa_padding_mode:pss",
+                "-keyopt",
+                "rsa_pss_saltlen:32",
+            ]);
+        }
+        if options.no_attributes {
+            args.push("-noattr");
+        }
+        if options.stream {
+            args.push("-stream");
+        }
+        if options.key_id {
+            args.push("-keyid");
+        }
+        if options.no_certificates {
+            args.push("-nocerts");
+        }
+        self.openssl(&args);
+    }
+
+    /// Encrypts `input` with AES-128-CBC to the given recipient certificates.
+    pub fn encrypt(
+        &self,
+        input: &str,
+        output: &str,
+        recipients: &[&str],
+        options: &EncryptOptions,
+    ) {
+        let mut args = vec![
+            "cms",
+            "-encrypt",
+            "-binary",
+            "-in",
+            input,
+            options.cipher,
+            "-outform",
+            "DER",
+            "-out",
+            output,
+        ];
+        if options.stream {
+            args.push("-stream");
+        }
+        if options.key_id {
+            args.push("-keyid");
+        }
+        for recipient in recipients {
+            args.extend(["-recip", recipient]);
+            if options.oaep {
+                args.extend(["-keyopt", "rsa_padding_mode:oaep"]);
+            }
+        }
+        self.openssl(&args);
+    }
+
+    /// Seals `content` from `sender` to the doctor's current encryption certificate: inner
+    /// signature, encryption, outer signature, all with the same options.
+    pub fn seal(&self, content: &[u8], sign: &SignOptions, encrypt: &EncryptOptions) -> Vec<u8> {
+        self.seal_as("sender", content, sign, encrypt)
+    }
+
+    /// Seals like [`Workspace::seal`] with the certificate and key named `signer`.
+    pub fn seal_as(
+        &self,
+        signer: &str,
+        content: &[u8],
+        sign: &SignOptions,
+        encrypt: &EncryptOptions,
+    ) -> Vec<u8> {
+        self.write("content.bin", content);
+        self.sign("content.bin", "inner.der", signer, sign);
+        self.encrypt("inner.der", "envelope.der", &["enc.pem"], encrypt);
+        self.sign("envelope.der", "sealed.der", signer, sign);
+        self.read("sealed.der")
+    }
+}
+
+/// Options of `openssl cms -sign`.
+#[derive(Debug, Clone)]
+pub struct SignOptions {
+    pub digest: &'static str,
+    pub pss: bool,
+    pub no_attributes: bool,
+    pub stream: bool,
+    pub key_id: bool,
+    pub no_certificates: bool,
+}
+
+impl Default for SignOptions {
+    /// Returns the eHealth library's choice for an eHealth certificate: RSASSA-PSS, SHA-256.
+    fn default() -> Self {
+        Self {
+            digest: "sha256",
+            pss: true,
+            no_attributes: false,
+            stream: false,
+            key_id: false,
+            no_certificates: false,
+        }
+    }
+}
+
+/// Options of `openssl cms -encrypt`.
+#[derive(Debug, Clone)]
+pub struct EncryptOptions {
+    pub cipher: &'static str,
+    pub stream: bool,
+    pub key_id: bool,
+    pub oaep: bool,
+}
+
+impl Default for EncryptOptions {
+    fn default() -> Self {
+        Self {
+            cipher: "-aes128",
+            stream: false,
+            key_id: false,
+            oaep: false,
+        }
+    }
+}
+
+/// Content with every byte value, line endings and a length that is not a block multiple.
+pub fn sample_content(length: usize) -> Vec<u8> {
+    (0..length)
+        .map(|index| (index.wrapping_mul(31) ^ (index >> 7)) as u8)
+        .collect()
 }

@@ -12,9 +12,9 @@ use std::path::PathBuf;
 use ehealth_sim::ehbox::Folder;
 use ehealth_sim::knobs::{FaultRule, Injection, Trigger};
 use nix::mount::{MsFlags, mount, umount};
+use practice::{Practice, share_index, visible_documents};
 use practicebox::fetcher::{FetchError, fetch_principal};
 use practicebox::store::{DeliveryState, MessageKind, Store};
-use practice::{Practice, share_index, visible_documents};
 
 /// Opens a store in the practice folder and adds the doctor.
 fn store(

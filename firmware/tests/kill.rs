@@ -18,6 +18,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use ehealth_sim::ehbox::Folder;
+use practice::{Practice, Seeded, all_files, share_index};
 use practicebox::config::ServiceConfig;
 use practicebox::fetcher::fetch_principal;
 use practicebox::scheduler::shutdown::Shutdown;
@@ -25,7 +26,6 @@ use practicebox::store::{DeliveryState, MessageKind, Store};
 use rand::RngExt as _;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng as _;
-use practice::{Practice, Seeded, all_files, share_index};
 
 const CONFIG_ENV: &str = "PRACTICEBOX_KILL_TEST_CONFIG";
 const MESSAGES: usize = 300;

@@ -5,13 +5,23 @@
 //!   eHealthBox consultation and the `fetch --once` command.
 //! - [`store`]: the SQLite store of principals, mandates, messages, fetch runs and the audit log.
 //! - [`delivery`]: atomic delivery of messages into the doctors' folders on the SMB share.
+//! - [`fetcher`]: one fetch run for one principal, from eHealthBox INBOX to the share and the bin.
+//! - [`scheduler`]: continuous fetching of every active principal, one task each.
+//! - [`status`]: status events and the current state snapshot, with the LED rules.
+//! - [`config`]: the service configuration file.
+//! - [`service`]: `practicebox run` and `status` wired from the configuration.
 //! - [`samba`]: the smb.conf that serves the doctors' folders to the medical software.
 //! - [`xmlsec`]: XML canonicalisation, XML-DSig and WS-Security (re-exported crate).
 
+pub mod config;
 pub mod delivery;
 pub mod ehealth;
 pub mod eid;
+pub mod fetcher;
 pub mod samba;
+pub mod scheduler;
+pub mod service;
+pub mod status;
 pub mod store;
 
 /// XML canonicalisation, XML-DSig and WS-Security, kept in their own crate so that the platform

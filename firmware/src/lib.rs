@@ -9,6 +9,7 @@
 
 pub mod delivery;
 pub mod ehealth;
+pub mod eid;
 pub mod samba;
 pub mod store;
 

@@ -1,7 +1,8 @@
 //! PracticeBox service library.
 //!
 //! # Layout
-//! - [`ehealth`]: the box's client of the eHealth platform: keystores, unsealing.
+//! - [`ehealth`]: the box's client of the eHealth platform: keystores, unsealing, STS tokens,
+//!   eHealthBox consultation and the `fetch --once` command.
 //! - [`store`]: the SQLite store of principals, mandates, messages, fetch runs and the audit log.
 //! - [`delivery`]: atomic delivery of messages into the doctors' folders on the SMB share.
 //! - [`samba`]: the smb.conf that serves the doctors' folders to the medical software.

@@ -1,6 +1,7 @@
 //! The `practicebox` command line: parses arguments and calls the library.
 
 use clap::{Parser, Subcommand};
+use practicebox::ehealth::fetch::{FetchArgs, run_fetch};
 use practicebox::ehealth::unseal::command::{UnsealArgs, run_unseal};
 use practicebox::mandates::command::{MandateCommand, SetupArgs, run_mandate, run_setup};
 
@@ -19,6 +20,8 @@ struct Cli {
 enum Command {
     /// Open a sealed eHealth message with the doctor's keystore and write its content
     Unseal(UnsealArgs),
+    /// Fetch a doctor's eHealthBox INBOX once and print one line per message
+    Fetch(FetchArgs),
     /// Set up the box's main practitioner with the eHealth certificate and the eID
     Setup(SetupArgs),
     /// Add, list, remove or verify colleagues' mandates
@@ -27,8 +30,13 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     match Cli::parse().command {
         Command::Unseal(args) => run_unseal(&args),
+        Command::Fetch(args) => run_fetch(&args),
         Command::Setup(args) => run_setup(&args),
         Command::Mandate(command) => run_mandate(&command),
     }

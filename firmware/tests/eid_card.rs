@@ -1,15 +1,18 @@
 //! The eID client against the virtual card through the in-process transport: every APDU path
 //! the appliance uses, and every error it must tell apart.
 
+// Test helpers panic on setup failures, like the tests themselves.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::{Arc, Mutex};
 
 use der::Decode;
 use jiff::Timestamp;
+use p384::ecdsa::signature::hazmat::PrehashVerifier;
 use practicebox::eid::{
     AppletVersion, CardChannel, CardTransport, EidCard, EidError, MessageDigest, PinEntry,
     PinpadLanguage, Response, SignatureAlgorithm, TransportError, TrustAnchors,
 };
-use signature::hazmat::PrehashVerifier;
 use spki::DecodePublicKey;
 use virtual_eid::{
     Applet, CardProfile, InProcessTransport, PinpadInput, Removal, SharedCard, VirtualCard,
@@ -517,7 +520,7 @@ fn reader_doing_get_response_still_signs() {
     verify_with_certificate(&signature, &digest);
 }
 
-/// A reader that once answers `6B00` in the middle of a file, like some keypad-less readers.
+/// A reader that once returns `6B00` in the middle of a file, like some keypad-less readers.
 #[derive(Debug)]
 struct MidFileGlitch {
     inner: InProcessTransport,
@@ -571,4 +574,64 @@ fn mid_file_glitch_is_retried() {
         .unwrap();
     assert!(*glitched.lock().unwrap());
     assert_eq!(citizen.identity.insz.as_str(), virtual_eid::DEFAULT_SSIN);
+}
+
+/// Collects every formatted log line.
+#[derive(Clone, Default)]
+struct CapturedLog(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn pin_never_in_logs_or_errors() {
+    const CARD_PIN: &str = "97531864";
+    const WRONG_PIN: &str = "86420135";
+    const LONG_PIN: &str = "9753186420135";
+    let mut profile = CardProfile::new(Applet::V1_8);
+    profile.pin = pin(CARD_PIN);
+    let card = virtual_eid::shared(VirtualCard::new(&profile).unwrap());
+    let anchors = anchors(&card);
+
+    let log = CapturedLog::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let mut texts = Vec::new();
+    tracing::subscriber::with_default(subscriber, || {
+        let mut eid = open(&card);
+        eid.read_citizen(&anchors, now()).unwrap();
+        let wrong = eid.verify_pin(&pin(WRONG_PIN)).unwrap_err();
+        texts.push(format!("{wrong} {wrong:?}"));
+        let long = eid.verify_pin(&pin(LONG_PIN)).unwrap_err();
+        texts.push(format!("{long} {long:?}"));
+        let typed = pin(CARD_PIN);
+        texts.push(format!("{:?}", PinEntry::Typed(&typed)));
+        eid.sign_non_repudiation(&MessageDigest::sha384(b"mandate"), PinEntry::Typed(&typed))
+            .unwrap();
+        texts.push(format!("{eid:?} {profile:?}"));
+    });
+
+    let captured = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        captured.contains("card exchange"),
+        "trace output was not captured"
+    );
+    assert!(captured.contains("wrong eID PIN"));
+    let all = format!("{captured}\n{}", texts.join("\n"));
+    // The digits, and the format-2 PIN blocks that carry them in hex.
+    for secret in [CARD_PIN, WRONG_PIN, LONG_PIN, "2897531864", "2886420135"] {
+        assert!(!all.contains(secret), "{secret} found in:\n{all}");
+    }
 }

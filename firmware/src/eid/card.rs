@@ -221,7 +221,7 @@ impl CitizenCertificates {
             let Some(der) = der else { continue };
             let leaf = crypto::parse_certificate(der, what)?;
             crypto::verify_chain(&leaf, what, &ca, anchors, now)
-                .map_err(|source| EidError::CertificateUntrusted { what, source })?;
+                .map_err(|source| EidError::CertificateUntrusted { role: what, source })?;
         }
         Ok(())
     }
@@ -368,6 +368,8 @@ impl<T: CardTransport> EidCard<T> {
         let identity = Identity::parse(&identity_file)?;
         let address = Address::parse(&address_file)?;
         check_photo(&identity, &photo)?;
+        // TODO: on applet 1.8, prove the card is genuine with INTERNAL AUTHENTICATE on the basic
+        // key (file 4040, whose SHA-384 is tag 1A); a cloned chip currently passes these checks.
         let today = TimeZone::UTC.to_datetime(now).date();
         if identity.validity_end < today {
             return Err(EidError::CardExpired {
@@ -407,7 +409,7 @@ impl<T: CardTransport> EidCard<T> {
         what: &'static str,
     ) -> Result<Vec<u8>, EidError> {
         trimmed(self.read_file(file)?).ok_or_else(|| EidError::CertificateMissing {
-            what,
+            role: what,
             file: file.path_text(),
         })
     }
@@ -460,7 +462,7 @@ impl<T: CardTransport> EidCard<T> {
         };
         let certificate_der = trimmed(self.read_file(EidFile::NonRepudiationCertificate)?)
             .ok_or_else(|| EidError::CertificateMissing {
-                what: "non-repudiation",
+                role: "non-repudiation",
                 file: EidFile::NonRepudiationCertificate.path_text(),
             })?;
         let certificate = crypto::parse_certificate(&certificate_der, "non-repudiation")?;

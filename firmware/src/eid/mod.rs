@@ -11,7 +11,7 @@
 //!   [`crypto`]: RRN signatures, certificate chains and the card's signatures.
 //!
 //! Every EF the appliance reads is readable without PIN. The PIN is only ever held in
-//! [`zeroize::Zeroizing`] buffers, is never logged and never appears in an error; a wrong PIN is
+//! [`zeroize::Zeroizing`] buffers, is never logged and never appears in an error. A wrong PIN is
 //! never retried automatically, because each try burns one of three. Trust comes from the
 //! [`TrustAnchors`] the caller configures, never from the root certificate stored on the card.
 
@@ -92,15 +92,15 @@ pub enum EidError {
     #[error("the National Register (RRN) certificate on the card is not trusted: {0}")]
     RrnCertificateUntrusted(#[source] crypto::CryptoError),
     /// A citizen certificate does not chain to a configured root.
-    #[error("the {what} certificate on the card is not trusted: {source}")]
+    #[error("the {role} certificate on the card is not trusted: {source}")]
     CertificateUntrusted {
-        what: &'static str,
+        role: &'static str,
         #[source]
         source: crypto::CryptoError,
     },
     /// A certificate file is empty (all zeros), as on some Kids-ID cards.
-    #[error("the card has no {what} certificate (file {file} is empty); this card cannot sign")]
-    CertificateMissing { what: &'static str, file: String },
+    #[error("the card has no {role} certificate (file {file} is empty); this card cannot sign")]
+    CertificateMissing { role: &'static str, file: String },
     /// The card's validity has ended.
     #[error("the eID card expired on {validity_end}; the holder needs a new card")]
     CardExpired { validity_end: jiff::civil::Date },

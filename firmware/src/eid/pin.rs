@@ -6,12 +6,12 @@
 
 use zeroize::Zeroizing;
 
-/// Fewest digits a Belgian eID PIN can have.
+/// Minimum number of digits of a Belgian eID PIN.
 pub const PIN_MIN_DIGITS: usize = 4;
-/// Most digits a Belgian eID PIN can have.
+/// Maximum number of digits of a Belgian eID PIN.
 pub const PIN_MAX_DIGITS: usize = 12;
 
-/// `FEATURE_VERIFY_PIN_DIRECT` tag in the GET_FEATURE_REQUEST answer.
+/// `FEATURE_VERIFY_PIN_DIRECT` tag in the GET_FEATURE_REQUEST response.
 pub const FEATURE_VERIFY_PIN_DIRECT: u8 = 0x06;
 /// `CM_IOCTL_GET_FEATURE_REQUEST` is `SCARD_CTL_CODE(3400)`.
 pub const GET_FEATURE_REQUEST_FUNCTION: u32 = 3400;
@@ -61,7 +61,7 @@ pub struct FeatureListError {
     pub offset: usize,
 }
 
-/// Parses the GET_FEATURE_REQUEST answer (tag, `04`, big-endian control code, repeated) and
+/// Parses the GET_FEATURE_REQUEST response (tag, `04`, big-endian control code, repeated) and
 /// returns the control code of `FEATURE_VERIFY_PIN_DIRECT`, if the reader offers it.
 pub fn verify_pin_direct_code(features: &[u8]) -> Result<Option<u32>, FeatureListError> {
     let mut found = None;
@@ -180,7 +180,7 @@ mod tests {
 
     #[test]
     fn feature_list_finds_verify_pin_direct() {
-        // A libccid pinpad answer: VERIFY_PIN_DIRECT, MODIFY_PIN_DIRECT, IFD_PIN_PROPERTIES,
+        // A libccid pinpad response: VERIFY_PIN_DIRECT, MODIFY_PIN_DIRECT, IFD_PIN_PROPERTIES,
         // GET_TLV_PROPERTIES.
         let features = [
             0x06, 0x04, 0x42, 0x33, 0x00, 0x06, //

@@ -190,8 +190,36 @@ impl CardChannel for BorrowedCard<'_> {
 fn transmit_on(card: &pcsc::Card, command: &[u8]) -> Result<Response, TransportError> {
     let mut buffer = zeroize::Zeroizing::new([0u8; pcsc::MAX_BUFFER_SIZE]);
     match card.transmit(command, &mut buffer[..]) {
+        Ok(raw) if raw.len() < 2 => Err(after_short_response(card, raw.len())),
         Ok(raw) => Response::from_bytes(raw),
         Err(error) => Err(after_failure(card, "SCardTransmit", error)),
+    }
+}
+
+/// How long to watch the reader after a response without status word: pcscd notices a pulled
+/// card at its next presence poll, about every 400 ms for vpcd and serial readers.
+const REMOVAL_GRACE: Duration = Duration::from_millis(1500);
+
+/// Maps a response without status word. pcscd returns one when the card vanishes in the middle
+/// of the exchange (verified with vpcd), so watch the card status for a moment before calling
+/// the response malformed.
+fn after_short_response(card: &pcsc::Card, length: usize) -> TransportError {
+    let deadline = Instant::now() + REMOVAL_GRACE;
+    loop {
+        let present = match card.status2_owned() {
+            Ok(status) => status.status().contains(pcsc::Status::PRESENT),
+            Err(error) => !matches!(
+                map_card_error("SCardStatus", error),
+                TransportError::CardRemoved
+            ),
+        };
+        if !present {
+            return TransportError::CardRemoved;
+        }
+        if Instant::now() >= deadline {
+            return TransportError::Malformed { length };
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -206,8 +234,8 @@ fn control_on(card: &pcsc::Card, code: u32, input: &[u8]) -> Result<Vec<u8>, Tra
     }
 }
 
-/// Maps a failed exchange; when the error itself does not say the card is gone, the card
-/// status decides, because a card pulled mid-command may surface as a communication error.
+/// Maps a failed exchange. A card pulled mid-command may surface as a communication error, so
+/// when the error itself does not show that the card is gone, the card status decides.
 fn after_failure(card: &pcsc::Card, operation: &'static str, error: pcsc::Error) -> TransportError {
     let mapped = map_card_error(operation, error);
     if !matches!(mapped, TransportError::Pcsc { .. }) {
@@ -242,5 +270,50 @@ fn map_error(operation: &'static str, error: pcsc::Error) -> TransportError {
         pcsc::Error::RemovedCard | pcsc::Error::ResetCard => TransportError::CardRemoved,
         pcsc::Error::UnsupportedFeature => TransportError::Unsupported,
         source => TransportError::Pcsc { operation, source },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pcsc_errors_map_to_distinct_variants() {
+        assert!(matches!(
+            map_error("SCardEstablishContext", pcsc::Error::NoService),
+            TransportError::ServiceNotRunning
+        ));
+        assert!(matches!(
+            map_error("SCardListReaders", pcsc::Error::NoReadersAvailable),
+            TransportError::NoReader
+        ));
+        assert!(matches!(
+            map_card_error("SCardTransmit", pcsc::Error::NoSmartcard),
+            TransportError::CardRemoved
+        ));
+        assert!(matches!(
+            map_card_error("SCardTransmit", pcsc::Error::ResetCard),
+            TransportError::CardRemoved
+        ));
+        assert!(matches!(
+            map_error("SCardControl", pcsc::Error::UnsupportedFeature),
+            TransportError::Unsupported
+        ));
+        let other = map_error("SCardTransmit", pcsc::Error::CommError);
+        assert!(matches!(
+            other,
+            TransportError::Pcsc {
+                operation: "SCardTransmit",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn no_reader_message_names_the_fix() {
+        assert_eq!(
+            TransportError::NoReader.to_string(),
+            "no smart card reader is connected; plug in the eID reader"
+        );
     }
 }

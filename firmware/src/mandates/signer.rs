@@ -109,7 +109,7 @@ impl<T: CardTransport> MandateSigner for EidCard<T> {
         let signing = certificates
             .non_repudiation
             .ok_or_else(|| EidError::CertificateMissing {
-                what: "non-repudiation",
+                role: "non-repudiation",
                 file: crate::eid::EidFile::NonRepudiationCertificate.path_text(),
             })?;
 

@@ -44,7 +44,7 @@ const PIN_TRIES: u8 = 3;
 /// When the card "leaves the reader" in the middle of an operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Removal {
-    /// Pulled out when a command with this instruction byte arrives, before answering it
+    /// Pulled out when a command with this instruction byte arrives, before replying
     /// (`0x2A` is PSO: COMPUTE DIGITAL SIGNATURE, `0xB0` READ BINARY).
     OnInstruction(u8),
 }
@@ -54,7 +54,7 @@ pub enum Removal {
 pub enum Reply {
     /// A response APDU: data and status word.
     Response(Vec<u8>),
-    /// The card is gone; nothing is answered.
+    /// The card is gone, so it sends no reply.
     Removed,
 }
 
@@ -192,12 +192,12 @@ impl VirtualCard {
         if self.removed {
             return Reply::Removed;
         }
-        if let (Some(Removal::OnInstruction(ins)), Some(actual)) = (self.removal, command.get(1)) {
-            if ins == *actual {
-                self.removed = true;
-                self.session = Session::default();
-                return Reply::Removed;
-            }
+        if let (Some(Removal::OnInstruction(ins)), Some(actual)) = (self.removal, command.get(1))
+            && ins == *actual
+        {
+            self.removed = true;
+            self.session = Session::default();
+            return Reply::Removed;
         }
 
         let (mut data, sw) = self.dispatch(command);
@@ -298,7 +298,7 @@ impl VirtualCard {
     }
 
     fn select_path(&self, data: &[u8]) -> Option<(Option<u16>, Option<[u16; 2]>)> {
-        if data.is_empty() || data.len() % 2 != 0 {
+        if data.is_empty() || !data.len().is_multiple_of(2) {
             return None;
         }
         let mut fids: Vec<u16> = data

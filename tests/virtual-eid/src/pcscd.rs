@@ -26,7 +26,7 @@ pub const DEFAULT_VPCD_PORT: u16 = 35963;
 /// Why the test pcscd could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum PcscdError {
-    /// The start script failed; its message says why and how to fix it.
+    /// The start script failed; its message states the cause and the fix.
     #[error("cannot start pcscd with the vpcd reader: {message}")]
     Start { message: String },
     /// The script could not be run at all.

@@ -98,7 +98,7 @@ pub const DEFAULT_SSIN: &str = "85073003328";
 pub const DEFAULT_PIN: &str = "1234";
 
 impl CardProfile {
-    /// A citizen with the default name, INSZ and PIN on the given applet.
+    /// Returns a citizen with the default name, INSZ and PIN on the given applet.
     pub fn new(applet: Applet) -> Self {
         Self {
             applet,
@@ -215,7 +215,7 @@ fn chip_serial(profile: &CardProfile) -> [u8; 16] {
     serial
 }
 
-/// A deterministic stand-in for the JPEG photo: SOI and EOI markers around seeded bytes.
+/// Builds a deterministic stand-in for the JPEG photo: SOI and EOI markers around seeded bytes.
 // NOTE: the bytes between the markers are not a decodable image; the client only hashes them.
 fn photo(profile: &CardProfile) -> Vec<u8> {
     let mut photo = vec![0xFF, 0xD8, 0xFF, 0xE0];
@@ -228,7 +228,7 @@ fn photo(profile: &CardProfile) -> Vec<u8> {
     photo
 }
 
-/// The 1.8 basic public key as DER SubjectPublicKeyInfo (file 4040).
+/// Encodes the 1.8 basic public key as DER SubjectPublicKeyInfo (file 4040).
 fn basic_key_file(pki: &CardPki) -> Result<Option<Vec<u8>>, EmulatorError> {
     match &pki.basic_key {
         Some(TestKey::P384(key)) => key
@@ -293,8 +293,8 @@ fn identity_file(
     file
 }
 
-/// The Dutch birth date text (`30 JUL 1985`) of an INSZ; people born 2000 or later have check
-/// digits computed with a leading 2.
+/// Formats the Dutch birth date text (`30 JUL 1985`) of an INSZ. People born in 2000 or later
+/// have check digits computed with a leading 2.
 fn birth_date_text(ssin: &str) -> String {
     const MONTHS: [&str; 12] = [
         "JAN", "FEB", "MAAR", "APR", "MEI", "JUN", "JUL", "AUG", "SEP", "OKT", "NOV", "DEC",

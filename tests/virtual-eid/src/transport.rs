@@ -1,5 +1,5 @@
 //! An in-process [`CardTransport`] over a [`VirtualCard`], for fast tests without pcscd. It can
-//! also play a pinpad reader: it then offers `FEATURE_VERIFY_PIN_DIRECT` and answers the
+//! also play a pinpad reader: it then offers `FEATURE_VERIFY_PIN_DIRECT` and handles the
 //! VERIFY_PIN_DIRECT control request with a PIN typed "on the pinpad".
 
 use practicebox::eid::pin::{FEATURE_VERIFY_PIN_DIRECT, GET_FEATURE_REQUEST_FUNCTION};
@@ -18,7 +18,7 @@ const PINPAD_VERIFY_CODE: u32 = 0x4233_0006;
 pub enum PinpadInput {
     /// The holder types these digits and presses OK.
     Digits(Zeroizing<String>),
-    /// Nobody types anything (`6400`).
+    /// The holder types nothing until the reader times out (`6400`).
     Timeout,
     /// The holder presses Cancel (`6401`).
     Cancel,
@@ -44,7 +44,7 @@ pub struct InProcessTransport {
 }
 
 impl InProcessTransport {
-    /// A reader without pinpad.
+    /// Creates a reader without pinpad.
     pub fn new(card: SharedCard) -> Self {
         Self {
             card,
@@ -53,7 +53,7 @@ impl InProcessTransport {
         }
     }
 
-    /// A pinpad reader on which the holder will react with `input`.
+    /// Creates a pinpad reader on which the holder will react with `input`.
     pub fn with_pinpad(card: SharedCard, input: PinpadInput) -> Self {
         Self {
             card,
@@ -100,9 +100,9 @@ impl InProcessTransport {
             PinpadInput::Cancel => return Ok(vec![0x64, 0x01]),
             PinpadInput::Digits(digits) => digits,
         };
-        // The APDU template follows the 19-byte header; the reader writes the length nibble and
+        // The APDU template follows the 19-byte header. The reader writes the length nibble and
         // the BCD digits into the PIN block, as bmFormatString 0x89 and bmPINLengthFormat 0x04
-        // ask.
+        // request.
         let Some(template) = structure.get(19..) else {
             return Ok(vec![0x6B, 0x80]);
         };

@@ -1,8 +1,8 @@
 //! The card side of the vpcd protocol (vsmartcard's virtual reader driver for pcscd). vpcd is
 //! the TCP server and speaks first; every message in both directions is a 2-byte big-endian
 //! length and that many bytes. A 1-byte message is a control code (`00` power off, `01` power
-//! on, `02` reset, `04` send the ATR); anything longer is a command APDU, answered with the full
-//! response APDU. Closing the connection is "card removed".
+//! on, `02` reset, `04` send the ATR); anything longer is a command APDU, and the card replies with the
+//! full response APDU. Closing the connection is "card removed".
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};

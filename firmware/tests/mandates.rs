@@ -1,7 +1,7 @@
-//! Mandates end to end through the virtual eID's in-process transport: setting up the main
-//! practitioner and granting a mandate from the simulator's test doctors, listing, verifying
-//! and removing it, every rejected input leaving the store untouched, tampering found by
-//! `mandate verify`, and no password or PIN written anywhere.
+//! Mandates end to end through the virtual eID's in-process transport. The tests set up the main
+//! practitioner and grant a mandate from the simulator's test doctors, then list, verify and
+//! remove it. They check that every rejected input leaves the store untouched, that
+//! `mandate verify` finds tampering, and that no password or PIN is written anywhere.
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
@@ -72,7 +72,7 @@ fn main_card() -> SharedCard {
     virtual_eid::shared(VirtualCard::new(&profile).unwrap())
 }
 
-/// A card of another card PKI (another seed): other keys, other root.
+/// Returns a card from another card PKI (another seed), with other keys and another root.
 fn stranger_card() -> SharedCard {
     let mut profile = CardProfile::new(Applet::V1_8);
     profile.seed = 2;
@@ -225,7 +225,7 @@ impl TestBox {
         rusqlite::Connection::open(&self.options.database).unwrap()
     }
 
-    /// Every row of every table, and every file under the state folder with its content.
+    /// Dumps every row of every table, and every file under the state folder with its content.
     fn dump(&self) -> String {
         let connection = self.sql();
         let mut text = String::new();
@@ -281,7 +281,7 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Answers confirmations from a script and records every screen shown.
+/// A prompter that takes confirmations from a script and records every screen.
 #[derive(Debug, Default)]
 struct ScriptedPrompter {
     confirmations: VecDeque<bool>,
@@ -342,7 +342,8 @@ fn mandate_granted_listed_verified_removed() {
         text.contains(&format!("grantee.insz: {MAIN_SSIN}\n")),
         "{text}"
     );
-    assert!(text.contains("\nNL\n") && text.contains("\nFR\n"));
+    assert!(text.contains("\nNL\n"), "{text}");
+    assert!(text.contains("\nFR\n"), "{text}");
 
     let listing = command::list_text(&test_box.options, now()).unwrap();
     assert!(

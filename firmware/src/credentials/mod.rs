@@ -42,7 +42,7 @@ const NONCE_LEN: usize = 12;
 /// Largest header accepted when reading; real headers are about 200 bytes.
 const MAX_HEADER_LEN: usize = 4096;
 
-/// A credential failure. No variant holds a password or key material.
+/// A credential failure. No variant contains a password or key material.
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialError {
     #[error(

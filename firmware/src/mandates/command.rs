@@ -439,7 +439,7 @@ pub fn list_text(options: &BoxOptions, now: Timestamp) -> anyhow::Result<String>
     Ok(text)
 }
 
-/// `mandate remove`: asks for confirmation unless `--yes`, then revokes and wipes.
+/// Runs `mandate remove`: confirms unless `--yes` is given, then revokes and wipes.
 pub fn remove(
     args: &RemoveArgs,
     prompter: &mut dyn Prompter,
@@ -458,7 +458,7 @@ pub fn remove(
         let question = format!("Remove {listing}?");
         if !prompter
             .confirm(&question)
-            .context("cannot read the answer")?
+            .context("cannot read the confirmation from the terminal")?
         {
             anyhow::bail!("not removed: the removal was not confirmed");
         }

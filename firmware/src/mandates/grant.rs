@@ -23,7 +23,7 @@ use crate::store::{
     PrincipalId, Role, Store,
 };
 
-/// What the grant is for.
+/// The purpose of a workflow: a mandate or the main practitioner's setup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
     /// A colleague grants the main practitioner a mandate.
@@ -257,7 +257,7 @@ pub fn prepare_mandate(
     Ok(PreparedMandate { fields, document })
 }
 
-/// What the storing steps need besides the checked values.
+/// The store, vault, clock and RNG that the storing steps use.
 pub struct StoreContext<'a, R> {
     pub store: &'a mut Store,
     pub vault: &'a CredentialVault,

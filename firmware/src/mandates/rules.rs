@@ -3,9 +3,9 @@
 //! Each rule is a small function that returns a [`RuleError`] naming the value and the fix.
 //! The rules only read: the caller stores nothing until every rule has passed.
 //!
-//! - INSZ: 11 digits `YYMMDDSSSCC`; the check number `CC` is 97 minus the first nine digits
-//!   modulo 97, with a `2` put in front of the nine digits for people born from 2000 on. BIS
-//!   numbers add 20 or 40 to the month and follow the same check rule.
+//! - INSZ: 11 digits `YYMMDDSSSCC`. The check number `CC` is 97 minus the first nine digits
+//!   modulo 97. For people born from 2000 on, a `2` is put in front of the nine digits first.
+//!   BIS numbers add 20 or 40 to the month and follow the same check rule.
 //! - RIZIV number: 11 digits, an 8-digit identifier whose last two digits are 97 minus its first
 //!   six digits modulo 97, then a 3-digit qualification code.
 //! - Names: compared with the eID after trimming, ignoring letter case and accents.
@@ -15,7 +15,7 @@ use jiff::{SignedDuration, Timestamp, ToSpan, tz::TimeZone};
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
-/// How strictly RIZIV numbers are checked.
+/// The strictness of the RIZIV number check.
 ///
 /// NOTE: the modulo-97 rule holds for the RIZIV numbers of doctors issued so far; newer
 /// numbers may follow another rule. [`RizivCheck::FormatOnly`] accepts any 11 digits for
@@ -29,7 +29,7 @@ pub enum RizivCheck {
     FormatOnly,
 }
 
-/// A rule that a mandate or a setup does not pass. No variant holds a password or a PIN.
+/// A rule that a mandate or a setup does not pass. No variant contains a password or a PIN.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RuleError {
     #[error("INSZ {value:?} must be 11 digits without separators, such as 85073003328")]

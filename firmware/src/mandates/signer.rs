@@ -12,7 +12,7 @@ use crate::eid::{
     CardTransport, EidCard, EidError, Identity, MessageDigest, PinEntry, TrustAnchors, crypto,
 };
 
-/// What the eID tells about its holder, verified against the configured Belgian roots.
+/// The eID holder's identity and certificates, verified against the configured Belgian roots.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EidHolder {
     pub identity: Identity,
@@ -82,7 +82,7 @@ pub trait MandateSigner {
         now: Timestamp,
     ) -> Result<EidHolder, EidError>;
 
-    /// Returns the PIN tries left, when the card tells without using one.
+    /// Returns the PIN tries left, when the card reports them without using a try.
     fn pin_tries_left(&mut self) -> Result<Option<u8>, EidError>;
 
     /// Verifies the PIN, to prove that the holder is present.

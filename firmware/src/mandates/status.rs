@@ -11,7 +11,7 @@ use crate::store::{Mandate, MandateId, Principal, Role, Store, StoreError};
 /// Days before an end at which the box starts warning.
 pub const WARNING_DAYS: i64 = 30;
 
-/// Where a mandate stands at a given time.
+/// The state of a mandate at a given time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MandateStatus {
     /// In force, more than [`WARNING_DAYS`] left.
@@ -105,7 +105,7 @@ pub fn list_mandates(store: &Store, now: Timestamp) -> Result<Vec<MandateListing
     Ok(listings)
 }
 
-/// What ends soon.
+/// The kind of end a warning is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WarningKind {
     Mandate,

@@ -5,7 +5,7 @@
 //! the exact text to sign, PIN, signing, result. A setup skips the end date and signs nothing:
 //! the PIN proves that the eID's holder is present.
 //!
-//! [`Workflow::screen`] says what to show and which [`InputKind`] the step needs;
+//! [`Workflow::screen`] returns what to show and which [`InputKind`] the step needs;
 //! [`Workflow::submit`] takes that input and returns the next screen. A failed step stays where
 //! it is, with the error on the screen, and stores nothing. Only the signing step writes, and
 //! only after every check passed. The terminal drives it now, the front panel later.
@@ -99,7 +99,7 @@ impl std::fmt::Debug for Input {
     }
 }
 
-/// What to show, and what the step needs.
+/// A screen: the lines to show and the input the step needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Screen {
     pub step: Step,
@@ -110,14 +110,14 @@ pub struct Screen {
     pub error: Option<String>,
 }
 
-/// What a finished workflow stored.
+/// The record a finished workflow stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Mandate(MandateId),
     Setup(PrincipalId),
 }
 
-/// What the workflow works with: the store, the credentials, the eID, the clock and the RNG.
+/// The workflow's world: the store, the credentials, the eID, the clock and the RNG.
 pub struct Environment<'a, R> {
     pub store: &'a mut Store,
     pub vault: &'a CredentialVault,
@@ -125,7 +125,7 @@ pub struct Environment<'a, R> {
     pub settings: &'a MandateSettings,
     pub rng: &'a mut R,
     pub now: Timestamp,
-    /// Who acts, for the audit log.
+    /// The actor named in the audit log.
     pub actor: &'a str,
 }
 

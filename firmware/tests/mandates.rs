@@ -1000,3 +1000,53 @@ fn warnings_before_ends() {
     );
     assert!(listing.contains("warning: the mandate of"), "{listing}");
 }
+
+/// A vpcd port of its own, apart from the eID client's pcscd tests.
+const PCSCD_PORT: u16 = 35_981;
+
+#[test]
+fn mandate_through_pcscd() {
+    let test_box = TestBox::new();
+    test_box.setup();
+    let pcscd = virtual_eid::pcscd::PcscdVpcd::start(PCSCD_PORT).unwrap_or_else(|error| {
+        panic!("{error}");
+    });
+    let card = mandator_card();
+    let _inserted = pcscd.insert(Arc::clone(&card)).unwrap();
+    let context = practicebox::eid::PcscContext::establish().unwrap();
+    let reader = context
+        .wait_for_card(
+            virtual_eid::pcscd::VPCD_READER_PREFIX,
+            std::time::Duration::from_secs(10),
+        )
+        .unwrap();
+    let mut eid = EidCard::open(context.connect(&reader).unwrap()).unwrap();
+
+    let doctor = test_box.mandator();
+    let answers = Answers {
+        doctor: &doctor,
+        end_date: Some(date(2027, 12, 31)),
+    };
+    let outcome = command::run_workflow(
+        Purpose::Mandate,
+        &test_box.options,
+        &answers,
+        &mut eid,
+        &mut ScriptedPrompter::default(),
+        &mut ChaCha20Rng::seed_from_u64(5),
+        now(),
+    )
+    .unwrap();
+    let Outcome::Mandate(id) = outcome else {
+        panic!("expected a mandate, got {outcome:?}");
+    };
+
+    let mandate = test_box.store().mandate(id).unwrap();
+    assert_eq!(
+        mandate.ends_at,
+        "2028-01-01T00:00:00Z".parse::<Timestamp>().unwrap()
+    );
+    let report =
+        command::verify_report(&test_box.options, &mut ChaCha20Rng::seed_from_u64(1)).unwrap();
+    assert!(report.is_intact(), "{}", command::report_text(&report));
+}

@@ -11,13 +11,18 @@
 //! - [`config`]: the service configuration file.
 //! - [`service`]: `practicebox run` and `status` wired from the configuration.
 //! - [`samba`]: the smb.conf that serves the doctors' folders to the medical software.
+//! - [`eid`]: the Belgian eID card over PC/SC.
+//! - [`mandates`]: colleagues' mandates and the main practitioner's setup, with signed evidence.
+//! - [`credentials`]: doctors' keystores and passwords, encrypted at rest.
 //! - [`xmlsec`]: XML canonicalisation, XML-DSig and WS-Security (re-exported crate).
 
 pub mod config;
+pub mod credentials;
 pub mod delivery;
 pub mod ehealth;
 pub mod eid;
 pub mod fetcher;
+pub mod mandates;
 pub mod samba;
 pub mod scheduler;
 pub mod service;

@@ -1,5 +1,6 @@
 //! The box's eHealth client against a platform whose replies go wrong: a proxy transport
-//! forwards every call to the in-process simulator and rewrites chosen replies.
+//! forwards every call to the in-process simulator and rewrites chosen replies, and a loopback
+//! HTTP server sends replies larger than the box reads.
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -18,7 +19,11 @@ use practicebox::ehealth::endpoints::Endpoints;
 use practicebox::ehealth::fetch::FetchPass;
 use practicebox::ehealth::keystore::EhealthKeystore;
 use practicebox::ehealth::sts::TokenCache;
-use practicebox::ehealth::transport::{HttpsTransport, SoapReply, SoapTransport, TransportError};
+use practicebox::ehealth::transport::{
+    HttpsTransport, MAX_REPLY_BYTES, SoapReply, SoapTransport, TransportError,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
 use zeroize::Zeroizing;
 
 const SEED: u64 = 20_261_205;
@@ -251,4 +256,61 @@ async fn invalid_base64_content() {
     let text = format!("{error:#}");
     assert!(text.contains("malformed"), "{text}");
     harness.simulator.shutdown().await;
+}
+
+/// Serves one reply: the `head` lines, then `size` spaces, stopping when the client hangs up.
+async fn serve_once(listener: TcpListener, head: String, size: usize) {
+    let (mut stream, _) = listener.accept().await.expect("connection");
+    let mut request = vec![0; 64 * 1024];
+    let _ = stream.read(&mut request).await;
+    stream.write_all(head.as_bytes()).await.expect("head");
+    let chunk = vec![b' '; 1024 * 1024];
+    let mut sent = 0;
+    while sent < size {
+        if stream.write_all(&chunk).await.is_err() {
+            return;
+        }
+        sent += chunk.len();
+    }
+}
+
+async fn post_to_server(head: impl FnOnce(usize) -> String) -> TransportError {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("listener");
+    let port = listener.local_addr().expect("address").port();
+    let size = MAX_REPLY_BYTES + 8 * 1024 * 1024;
+    tokio::spawn(serve_once(listener, head(size), size));
+
+    let mut endpoints = Endpoints::acceptance();
+    endpoints.consultation = format!("http://127.0.0.1:{port}/ehBoxConsultation/v3");
+    let transport = HttpsTransport::new(&endpoints).expect("transport");
+    transport
+        .post(&endpoints.consultation, "getFullMessage", "<x/>".to_owned())
+        .await
+        .expect_err("an oversized reply is rejected")
+}
+
+#[tokio::test]
+async fn announced_oversized_reply_rejected() {
+    let error = post_to_server(|size| {
+        format!("HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {size}\r\n\r\n")
+    })
+    .await;
+    assert!(
+        matches!(error, TransportError::TooLarge { limit, .. } if limit == MAX_REPLY_BYTES),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn streamed_oversized_reply_rejected() {
+    // No Content-Length: the body runs until the server closes the connection.
+    let error = post_to_server(|_| {
+        "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nConnection: close\r\n\r\n".to_owned()
+    })
+    .await;
+    assert!(
+        matches!(error, TransportError::TooLarge { .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("larger than"), "{error}");
 }

@@ -7,6 +7,7 @@
 //! - [`xmlsec`]: XML canonicalisation, XML-DSig and WS-Security (re-exported crate).
 
 pub mod delivery;
+pub mod ehealth;
 pub mod samba;
 pub mod store;
 

@@ -1,8 +1,15 @@
 //! The `practicebox` command line: parses arguments and calls the library.
 
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 use practicebox::ehealth::fetch::{FetchArgs, run_fetch};
 use practicebox::ehealth::unseal::command::{UnsealArgs, run_unseal};
+#[cfg(feature = "demo")]
+use practicebox::demo::{DemoArgs, run_demo};
+use practicebox::service::command::{
+    ConfigCommand, RunArgs, StatusArgs, check_config, print_status, run_service,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -17,19 +24,43 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the box against a simulated eHealth platform, with a practice and realistic mail
+    #[cfg(feature = "demo")]
+    Demo(DemoArgs),
+    /// Fetch every doctor's eHealthBox continuously and deliver to the share
+    Run(RunArgs),
+    /// Print one status line per doctor
+    Status(StatusArgs),
+    /// Check the service configuration
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Open a sealed eHealth message with the doctor's keystore and write its content
     Unseal(UnsealArgs),
     /// Fetch a doctor's eHealthBox INBOX once and print one line per message
     Fetch(FetchArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    // The demo prints its own lines; the log adds errors only, unless RUST_LOG asks for more.
+    let default_level = match &cli.command {
+        #[cfg(feature = "demo")]
+        Command::Demo(_) => "error",
+        _ => "info",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
-        Command::Unseal(args) => run_unseal(&args),
-        Command::Fetch(args) => run_fetch(&args),
+    match cli.command {
+        #[cfg(feature = "demo")]
+        Command::Demo(args) => run_demo(&args).map(|()| ExitCode::SUCCESS),
+        Command::Run(args) => run_service(&args).map(|()| ExitCode::SUCCESS),
+        Command::Status(args) => print_status(&args).map(|()| ExitCode::SUCCESS),
+        Command::Config(command) => Ok(check_config(&command)),
+        Command::Unseal(args) => run_unseal(&args).map(|()| ExitCode::SUCCESS),
+        Command::Fetch(args) => run_fetch(&args).map(|()| ExitCode::SUCCESS),
     }
 }

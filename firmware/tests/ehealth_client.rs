@@ -3,7 +3,7 @@
 //! and the retry policy per fault.
 
 use std::collections::HashSet;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use ehealth_sim::clock::{Clock as _, SimClock};
@@ -20,9 +20,10 @@ use practicebox::ehealth::endpoints::Endpoints;
 use practicebox::ehealth::errors::EhealthError;
 use practicebox::ehealth::fetch::FetchPass;
 use practicebox::ehealth::keystore::EhealthKeystore;
-use practicebox::ehealth::sts::TokenCache;
-use practicebox::ehealth::transport::HttpsTransport;
+use practicebox::ehealth::sts::{ACTION_CHALLENGE, ACTION_ISSUE, StsClient, TokenCache};
+use practicebox::ehealth::transport::{HttpsTransport, SoapReply, SoapTransport, TransportError};
 use practicebox::ehealth::unseal::{UnsealPolicy, unseal};
+use practicebox::xmlsec::wsse::{self, KeySource};
 use zeroize::Zeroizing;
 
 const SEED: u64 = 20_261_204;
@@ -586,4 +587,146 @@ async fn fetch_pass_downloads_unseals_and_moves() {
             .is_some_and(|line| line.starts_with("moved to BININBOX: 4"))
     );
     harness.simulator.shutdown().await;
+}
+
+/// A transport that answers the first Issue request with a sign challenge and, once the client
+/// answers it, forwards the saved Issue request to the simulator for a real token.
+struct ChallengingTransport<'a> {
+    inner: &'a HttpsTransport,
+    saved_issue: Mutex<Option<String>>,
+    answers: Mutex<Vec<String>>,
+}
+
+const CHALLENGE_CONTEXT: &str = "urn:uuid:5d0c7a52-challenge";
+const CHALLENGE_TEXT: &str = "c0ffee0123456789";
+
+impl SoapTransport for ChallengingTransport<'_> {
+    async fn post(
+        &self,
+        url: &str,
+        action: &str,
+        envelope: String,
+    ) -> Result<SoapReply, TransportError> {
+        if action == ACTION_ISSUE {
+            *self.saved_issue.lock().unwrap() = Some(envelope);
+            let body = format!(
+                "<wst:RequestSecurityTokenResponse xmlns:wst=\"http://docs.oasis-open.org/ws-sx/ws-trust/200512\" \
+                 Context=\"{CHALLENGE_CONTEXT}\"><wst:SignChallenge><wst:Challenge>{CHALLENGE_TEXT}</wst:Challenge>\
+                 </wst:SignChallenge></wst:RequestSecurityTokenResponse>"
+            );
+            return Ok(SoapReply {
+                envelope: ehealth_sim::soap::envelope(&body),
+                attachments: Vec::new(),
+            });
+        }
+        if action == ACTION_CHALLENGE {
+            self.answers.lock().unwrap().push(envelope);
+            let issue = self
+                .saved_issue
+                .lock()
+                .unwrap()
+                .take()
+                .expect("an Issue request before the answer");
+            return self.inner.post(url, ACTION_ISSUE, issue).await;
+        }
+        self.inner.post(url, action, envelope).await
+    }
+}
+
+#[tokio::test]
+async fn sts_challenge_answered_with_holder_key() {
+    let harness = Harness::start().await;
+    let doctor = harness.doctor(0);
+    let keystore = open_keystore(&doctor);
+    let transport = ChallengingTransport {
+        inner: &harness.transport,
+        saved_issue: Mutex::new(None),
+        answers: Mutex::new(Vec::new()),
+    };
+
+    let sts = StsClient::new(&transport, &harness.endpoints, &harness.clock);
+    let token = sts
+        .issue(&keystore)
+        .await
+        .expect("token after the challenge");
+    assert_eq!(token.ssin, doctor.spec.ssin);
+
+    let answers = transport.answers.lock().unwrap().clone();
+    assert_eq!(answers.len(), 1);
+    let document = roxmltree::Document::parse(&answers[0]).expect("answer XML");
+    let response = document
+        .descendants()
+        .find(|node| node.tag_name().name() == "RequestSecurityTokenResponse")
+        .expect("RequestSecurityTokenResponse");
+    assert_eq!(response.attribute("Context"), Some(CHALLENGE_CONTEXT));
+    let challenge = response
+        .descendants()
+        .find(|node| node.tag_name().name() == "Challenge")
+        .and_then(|node| node.text());
+    assert_eq!(challenge, Some(CHALLENGE_TEXT));
+
+    let received = wsse::verify_envelope(&document).expect("signed answer");
+    let KeySource::BinarySecurityToken { .. } = &received.key_source else {
+        panic!("the answer must carry the holder-of-key certificate as a BinarySecurityToken");
+    };
+    assert_eq!(
+        received.key_source.certificate_der(),
+        doctor.authentication.certificate_der()
+    );
+    harness.simulator.shutdown().await;
+}
+
+#[test]
+fn fetch_command_reads_config_file() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let harness = runtime.block_on(Harness::start());
+    let doctor = harness.doctor(2);
+    let ids = harness.seed(&doctor, 2);
+
+    let folder = tempfile::tempdir().expect("temp folder");
+    let keystore_file = folder.path().join(&doctor.keystore.file_name);
+    std::fs::write(&keystore_file, &doctor.keystore.bytes).expect("keystore file");
+    let password_file = folder.path().join("keystore.pass");
+    std::fs::write(&password_file, format!("{}\n", doctor.keystore.password))
+        .expect("password file");
+    let ca_file = folder.path().join("ca.pem");
+    std::fs::write(&ca_file, &harness.simulator.ca_pem).expect("CA file");
+    let https = harness.simulator.addresses.https;
+    let config = format!(
+        "[ehealth]\npreset = \"simulator\"\nbase_url = \"https://localhost:{port}\"\n\
+         ca_file = {ca:?}\nresolve = {{ \"localhost\" = \"{https}\" }}\n\n\
+         [doctor]\nkeystore = {keystore:?}\npassword_file = {password:?}\n\n\
+         [clock]\ntrust_system_clock = true\n",
+        port = https.port(),
+        ca = ca_file.display().to_string(),
+        keystore = keystore_file.display().to_string(),
+        password = password_file.display().to_string(),
+    );
+    let config_file = folder.path().join("practicebox.toml");
+    std::fs::write(&config_file, config).expect("config file");
+
+    let args = practicebox::ehealth::fetch::FetchArgs {
+        once: true,
+        config: config_file,
+        move_to_bin: true,
+    };
+    practicebox::ehealth::fetch::run_fetch(&args).expect("fetch --once");
+
+    let state = harness
+        .simulator
+        .platform
+        .lock()
+        .unwrap()
+        .box_state(&seed::doctor_box(&doctor.spec.ssin))
+        .expect("box state");
+    for id in &ids {
+        let entry = state
+            .messages
+            .iter()
+            .find(|entry| &entry.message_id == id)
+            .expect("entry");
+        assert_eq!(entry.folder, Folder::BinInbox);
+        assert!(entry.read, "getFullMessage marks the message read");
+    }
+    runtime.block_on(harness.simulator.shutdown());
 }

@@ -22,8 +22,8 @@ use crate::store::{NewMandate, NewPrincipal, PrincipalId, Role, Store, StoreErro
 /// The actor written in the audit log for what the demo set up.
 const ACTOR: &str = "demo";
 
-/// The file name of the store inside the data folder.
-pub const STORE_FILE: &str = "practicebox.db";
+/// The file name of the store inside the data folder, as the service names it.
+pub const STORE_FILE: &str = "practicebox.sqlite";
 
 /// The folder of keystores and password files inside the data folder.
 pub const KEYSTORE_FOLDER: &str = "keystores";

@@ -1,4 +1,4 @@
-//! Where the eHealth services are and how to reach them: URLs, TLS trust anchors, timeouts,
+//! Endpoint configuration of the eHealth services: URLs, TLS trust anchors, timeouts,
 //! the STS designators and the platform codes whose values are not public.
 //!
 //! The configuration (TOML, [`EndpointsConfig`]) names a preset and may override any part of
@@ -67,7 +67,7 @@ pub enum EndpointsError {
 pub enum Preset {
     /// The eHealth acceptance environment (ACPT), with test certificates.
     Acceptance,
-    /// The eHealth production environment.
+    /// Returns the endpoints of the eHealth production environment.
     Production,
     /// The platform simulator, at `base_url`.
     Simulator,
@@ -143,17 +143,17 @@ pub struct Endpoints {
 }
 
 impl Endpoints {
-    /// The eHealth acceptance environment.
+    /// Returns the endpoints of the eHealth acceptance environment.
     pub fn acceptance() -> Self {
         Self::from_base(ACCEPTANCE_BASE, TrustAnchors::System)
     }
 
-    /// The eHealth production environment.
+    /// Returns the endpoints of the eHealth production environment.
     pub fn production() -> Self {
         Self::from_base(PRODUCTION_BASE, TrustAnchors::System)
     }
 
-    /// The platform simulator at `base_url` (for example `https://localhost:8443` or with a
+    /// Returns the endpoints of the platform simulator at `base_url` (for example `https://localhost:8443` or with a
     /// path prefix), trusting the CA certificates in `ca_file`.
     pub fn simulator(base_url: &str, ca_file: impl Into<PathBuf>) -> Self {
         Self::from_base(

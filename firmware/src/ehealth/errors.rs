@@ -1,4 +1,4 @@
-//! What went wrong talking to the eHealth platform, in terms of what to do about it.
+//! Failures of eHealth calls, classified by the action they call for.
 //!
 //! Every platform fault, HTTP status and connection problem is mapped here, at the boundary, to
 //! one [`EhealthError`] variant that names the action:
@@ -28,7 +28,7 @@ pub enum EhealthError {
     )]
     RenewToken {
         operation: String,
-        fault: PlatformFault,
+        fault: Box<PlatformFault>,
     },
 
     #[error("{operation} refused: {reason}")]
@@ -36,7 +36,7 @@ pub enum EhealthError {
         operation: String,
         /// The platform code, when the platform sent one.
         code: Option<String>,
-        /// What is wrong and what the doctor should do.
+        /// The problem and the doctor's next step.
         reason: String,
     },
 
@@ -66,7 +66,7 @@ pub enum EhealthError {
 }
 
 impl EhealthError {
-    /// The platform code behind the error (a SOA code or a business status code), if any.
+    /// Returns the platform code behind the error (a SOA code or a business status code), if any.
     pub fn platform_code(&self) -> Option<&str> {
         match self {
             Self::RenewToken { fault, .. } => fault.code.as_deref(),
@@ -76,7 +76,7 @@ impl EhealthError {
         }
     }
 
-    /// Whether the same call may succeed if repeated after a pause.
+    /// Returns whether the same call may succeed if repeated after a pause.
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::RetryLater { .. })
     }
@@ -96,7 +96,7 @@ pub fn classify(operation: &str, error: TransportError, codes: &BusinessCodes) -
     let operation_name = operation.to_owned();
     match error {
         TransportError::Fault { fault, status, .. } => {
-            classify_fault(operation, fault, status, codes)
+            classify_fault(operation, *fault, status, codes)
         }
         TransportError::HttpStatus { status, url, .. } if status >= 500 => {
             EhealthError::RetryLater {
@@ -107,7 +107,7 @@ pub fn classify(operation: &str, error: TransportError, codes: &BusinessCodes) -
         TransportError::HttpStatus { status, url, .. } => EhealthError::BugInRequest {
             operation: operation_name,
             code: format!("HTTP {status}"),
-            message: format!("{url} refused the request; check the endpoint URL"),
+            message: format!("{url} rejected the request; check the endpoint URL"),
         },
         error @ (TransportError::Connection { .. } | TransportError::Timeout { .. }) => {
             EhealthError::RetryLater {
@@ -147,7 +147,7 @@ pub fn classify_fault(
         },
         "SOA-01001" => EhealthError::RenewToken {
             operation: operation_name,
-            fault,
+            fault: Box::new(fault),
         },
         "SOA-01002" => EhealthError::AlertDoctor {
             operation: operation_name,
@@ -235,7 +235,7 @@ mod tests {
         TransportError::Fault {
             url: "https://x/ehBoxConsultation/v3".to_owned(),
             status: 500,
-            fault: PlatformFault {
+            fault: Box::new(PlatformFault {
                 faultcode: "soap:Server".to_owned(),
                 faultstring: "fault".to_owned(),
                 kind,
@@ -245,7 +245,7 @@ mod tests {
                 retry,
                 ticket: Some("T-1".to_owned()),
                 environment: None,
-            },
+            }),
         }
     }
 

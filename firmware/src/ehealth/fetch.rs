@@ -108,7 +108,7 @@ impl FetchConfig {
     }
 }
 
-/// What one pass found.
+/// Result of one pass.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FetchSummary {
     pub box_info: Option<BoxInfo>,
@@ -250,7 +250,7 @@ impl<T: SoapTransport> FetchPass<'_, T> {
         Ok(summary)
     }
 
-    /// One line: MessageId, kind, sender, title, sizes, unseal status.
+    /// Formats one line: MessageId, kind, sender, title, sizes, unseal status.
     fn describe(&self, listed: &MessageSummary, message: &FullMessage) -> String {
         let title = listed
             .title

@@ -22,12 +22,6 @@
 //! - [`server`]: the running simulator (HTTPS, HTTP and admin listeners).
 //! - [`admin`]: the admin JSON API.
 //! - [`send`]: sending one sealed message through the publication service.
-//! - [`ehbox`]: the eHealthBox platform state and the consultation and publication operations.
-//! - [`mail`]: realistic Belgian practice mail (Medidoc, HealthOne, KMEHR, PDF) to fill the boxes.
-//! - [`seal`], [`etk`], [`ber`]: sealed messages and ETKs as BER-encoded CMS, as real senders make them.
-//! - [`pki`]: the test PKI (CAs, STS, ETK-RA, TLS, doctors' keystores), deterministic from a seed.
-//! - [`sts`]: the I.AM STS, issuing SAML 1.1 holder-of-key assertions over WS-Trust.
-//! - [`security`]: the token and signature checks on every eHealthBox and publication call.
 //! - [`peer`]: a signed-request client of the simulator, for its tests and its `send` command.
 #![forbid(unsafe_code)]
 

@@ -2,11 +2,13 @@
 //! MTOM (`xop:Include` and a MIME part), and the double-base64 quirk.
 //!
 //! Some senders base64-encode a payload before putting it in a base64Binary field, so after the
-//! wire decoding the bytes are base64 text once more. For sealed fields the test is safe: a
-//! sealed message is a CMS ContentInfo and starts with an ASN.1 SEQUENCE (0x30), base64 text
-//! never does, so bytes that do not start with 0x30 and decode to bytes that do are decoded.
+//! wire decoding the bytes are base64 text once more. For sealed fields the test is safe,
+//! because a sealed message is a CMS ContentInfo and starts with an ASN.1 SEQUENCE (0x30) while
+//! base64 text never does. Bytes that do not start with 0x30 and decode to bytes that do are
+//! therefore decoded once more.
+//!
 //! For the unencrypted document and annex payloads the only test is that the bytes are strict
-//! base64 (alphabet, padding, length a multiple of four); that can misfire on a short text
+//! base64 (alphabet, padding, length a multiple of four). That can misfire on a short text
 //! payload that happens to be valid base64, so [`DoubleBase64`] can turn it off.
 
 use base64::Engine as _;
@@ -20,7 +22,7 @@ pub const XOP_NS: &str = "http://www.w3.org/2004/08/xop/include";
 /// Tag octet of an ASN.1 SEQUENCE, the first byte of every sealed message.
 const SEQUENCE_TAG: u8 = 0x30;
 
-/// How a binary field travelled.
+/// Wire encoding of a binary field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transfer {
     /// base64 text in the element.
@@ -56,7 +58,7 @@ impl Default for DoubleBase64 {
     }
 }
 
-/// Why a binary field cannot be read.
+/// Failure to read a binary field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContentError {
     pub detail: String,
@@ -133,7 +135,7 @@ fn is_strict_base64(bytes: &[u8]) -> bool {
         .copied()
         .filter(|byte| !matches!(byte, b'\r' | b'\n'))
         .collect();
-    if compact.is_empty() || compact.len() % 4 != 0 {
+    if compact.is_empty() || !compact.len().is_multiple_of(4) {
         return false;
     }
     let body_end = compact.len()

@@ -314,7 +314,7 @@ impl<'a, T: SoapTransport> EhboxClient<'a, T> {
         operation: &str,
         response_name: &str,
         batch: &[String],
-        build: &dyn Fn(&[String]) -> String,
+        build: &(dyn Fn(&[String]) -> String + Sync),
         report: &mut BatchReport,
     ) -> Result<(), EhealthError> {
         match self

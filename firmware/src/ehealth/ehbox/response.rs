@@ -1,7 +1,7 @@
 //! Reading the replies of eHealthBox consultation v3.
 //!
-//! The response element must be the expected one in the consultation namespace; its children
-//! are looked up by local name only, since the schemas leave them unqualified and a lenient
+//! The response element must be the expected one in the consultation namespace. Its children
+//! are looked up by local name only, because the schemas leave them unqualified and a lenient
 //! reader costs nothing. Each missing required element is reported by name.
 
 use roxmltree::{Document, Node};

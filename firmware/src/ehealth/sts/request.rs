@@ -18,7 +18,7 @@ const CLAIMS_DIALECT: &str = "http://docs.oasis-open.org/wsfed/authorization/200
 /// constant. Every known eHealth client sends this spelling.
 pub const KEY_TYPE_PUBLIC_KEY: &str = "http://docs.oasis-open.org/ws-sx/wstrust/200512/PublicKey";
 
-/// What an Issue request asks for.
+/// Parameters of an Issue request.
 #[derive(Debug, Clone)]
 pub struct IssueParameters<'a> {
     /// `Context` of the request, `urn:uuid:...`.
@@ -85,7 +85,7 @@ pub fn format_instant(instant: Timestamp) -> String {
     seconds.to_string()
 }
 
-/// What the STS answered.
+/// Content of an STS reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StsAnswer {
     /// The assertion, as standalone XML text.
@@ -94,7 +94,7 @@ pub enum StsAnswer {
     Challenge { context: String, challenge: String },
 }
 
-/// Where an STS reply is malformed.
+/// Element and description of a malformed STS reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplyError {
     pub element: &'static str,

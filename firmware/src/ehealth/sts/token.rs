@@ -24,7 +24,7 @@ pub const DOCTOR_NIHII11: &str = "urn:be:fgov:person:ssin:ehealth:1.0:doctor:nih
 /// How far `NotBefore` may lie ahead of our clock (the STS clock may run ahead of ours).
 const NOT_BEFORE_SKEW: SignedDuration = SignedDuration::from_mins(5);
 
-/// Why an assertion is not usable.
+/// Reason an assertion is not usable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
     /// The assertion lacks something or has a wrong value; `element` names where.
@@ -52,7 +52,7 @@ pub struct SamlAttribute {
     pub values: Vec<String>,
 }
 
-/// What the token must match.
+/// Values the token must match.
 #[derive(Debug, Clone, Copy)]
 pub struct TokenExpectations<'a> {
     pub issuer: &'a str,
@@ -142,12 +142,12 @@ impl SamlToken {
         })
     }
 
-    /// The assertion exactly as received, to embed verbatim in WS-Security headers.
+    /// Returns the assertion exactly as received, to embed verbatim in WS-Security headers.
     pub fn xml(&self) -> &str {
         &self.xml
     }
 
-    /// The whole validity window.
+    /// Returns the length of the whole validity window.
     pub fn lifetime(&self) -> SignedDuration {
         self.not_on_or_after.duration_since(self.not_before)
     }

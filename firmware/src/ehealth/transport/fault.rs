@@ -6,7 +6,7 @@ use roxmltree::{Document, Node};
 /// The namespace of the platform's fault details.
 pub const ERRORS_NS: &str = "urn:be:fgov:ehealth:errors:soa:v1";
 
-/// Which detail element the platform sent.
+/// Kind of detail element the platform sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FaultKind {
     /// `err:BusinessError`: the request was understood and refused (8xx codes).
@@ -38,7 +38,7 @@ pub struct PlatformFault {
 }
 
 impl PlatformFault {
-    /// The code, or `faultcode` when the fault has no eHealth detail.
+    /// Returns the code, or `faultcode` when the fault has no eHealth detail.
     pub fn code_or_faultcode(&self) -> &str {
         self.code.as_deref().unwrap_or(&self.faultcode)
     }
@@ -54,7 +54,7 @@ impl std::fmt::Display for PlatformFault {
     }
 }
 
-/// Returns the fault of a SOAP 1.1 envelope, or `None` when its Body holds no `Fault`.
+/// Returns the fault of a SOAP 1.1 envelope, or `None` when its Body contains no `Fault`.
 pub fn parse_fault(document: &Document<'_>) -> Option<PlatformFault> {
     let fault = document.descendants().find(|node| {
         node.is_element()

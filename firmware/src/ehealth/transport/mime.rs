@@ -9,7 +9,7 @@
 
 use base64::Engine as _;
 
-/// What went wrong while splitting a `multipart/related` body.
+/// Failure while splitting a `multipart/related` body.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MimeError {
     #[error("the Content-Type {0:?} has no boundary parameter; the reply is not valid MIME")]
@@ -49,7 +49,7 @@ pub struct Multipart {
 
 impl Multipart {
     /// Returns the attachment whose Content-ID is `reference`: a `cid:` URL (percent-encoded
-    /// as RFC 2392 says) or a bare Content-ID, with or without angle brackets.
+    /// as RFC 2392 specifies) or a bare Content-ID, with or without angle brackets.
     pub fn attachment(&self, reference: &str) -> Option<&MimePart> {
         find_attachment(&self.attachments, reference)
     }

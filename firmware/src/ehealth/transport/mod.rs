@@ -2,14 +2,14 @@
 //!
 //! [`HttpsTransport`] posts an envelope (`text/xml; charset=UTF-8` and a quoted `SOAPAction`)
 //! with reqwest and rustls, trusting the anchors the [`Endpoints`] name. [`interpret_reply`]
-//! turns the HTTP status, Content-Type and body into a [`SoapReply`] (plain XML, or the root
-//! of a `multipart/related` body with its MIME parts, see [`mime`]) or a [`TransportError`] that
-//! keeps apart the cases the retry policy treats differently: a SOAP fault (any status, usually
-//! 500), an HTTP error without a SOAP body (a 503 from a load balancer), a connection that
-//! failed or dropped, a timeout, and a reply that is not SOAP at all.
+//! turns the HTTP status, Content-Type and body into a [`SoapReply`]: plain XML, or the root of
+//! a `multipart/related` body with its MIME parts (see [`mime`]). Failures become a
+//! [`TransportError`], which keeps apart the cases the retry policy treats differently: a SOAP
+//! fault (any status, usually 500), an HTTP error without a SOAP body (a 503 from a load
+//! balancer), a connection that failed or dropped, a timeout, and a reply that is not SOAP.
 //!
-//! The [`SoapTransport`] trait lets the STS and eHealthBox clients run against recorded replies
-//! in unit tests.
+//! The [`SoapTransport`] trait lets tests put a scripted transport under the STS and
+//! eHealthBox clients.
 
 pub mod fault;
 pub mod mime;
@@ -25,7 +25,7 @@ pub use mime::{MimeError, MimePart};
 /// Content-Type of SOAP 1.1 requests.
 pub const SOAP11_CONTENT_TYPE: &str = "text/xml; charset=UTF-8";
 
-/// The longest part of a non-SOAP body quoted in an error.
+/// Maximum number of characters of a non-SOAP body quoted in an error.
 const EXCERPT_CHARS: usize = 200;
 
 /// A SOAP call that did not produce a usable reply.
@@ -35,7 +35,7 @@ pub enum TransportError {
     Fault {
         url: String,
         status: u16,
-        fault: PlatformFault,
+        fault: Box<PlatformFault>,
     },
     #[error("{url} returned HTTP status {status} without a SOAP body ({excerpt:?})")]
     HttpStatus {
@@ -112,7 +112,7 @@ impl HttpsTransport {
             })?;
             let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|error| {
                 TransportError::Setup(format!(
-                    "the CA file '{}' holds no usable PEM certificate: {error}",
+                    "the CA file '{}' contains no valid PEM certificate: {error}; check `ca_file`",
                     path.display()
                 ))
             })?;
@@ -249,7 +249,7 @@ pub fn interpret_reply(
         return Err(TransportError::Fault {
             url: url.to_owned(),
             status,
-            fault,
+            fault: Box::new(fault),
         });
     }
     if !(200..300).contains(&status) {

@@ -15,12 +15,12 @@
 //! trust_system_clock = false                 # wait for systemd-timesyncd before any call
 //!
 //! [[principal]]                              # TODO: temporary, see below
-//! insz = "78031414266"
+//! insz = "78031414230"
 //! family_name = "Vermeiren"
 //! given_names = "Lotte"
 //! riziv = "17041234004"
-//! keystore = "/var/lib/practicebox/keys/SSIN=78031414266 20260101-100000.acc-p12"
-//! password_file = "/var/lib/practicebox/keys/78031414266.pass"
+//! keystore = "/var/lib/practicebox/keys/SSIN=78031414230 20260101-100000.acc-p12"
+//! password_file = "/var/lib/practicebox/keys/78031414230.pass"
 //! ```
 //!
 //! TODO: the `[[principal]]` tables carry the doctors and their keystore files until the
@@ -442,7 +442,7 @@ mod tests {
         format!(
             "data_dir = \"{dir}/data\"\nshare_root = \"{dir}/share\"\nfetch_interval = \"2m\"\n\n\
              [ehealth]\npreset = \"acceptance\"\n\n\
-             [[principal]]\ninsz = \"78031414266\"\nfamily_name = \"Vermeiren\"\n\
+             [[principal]]\ninsz = \"78031414230\"\nfamily_name = \"Vermeiren\"\n\
              given_names = \"Lotte\"\nriziv = \"17041234004\"\nkeystore = \"{}\"\n\
              password_file = \"{}\"\n",
             keystore.display(),

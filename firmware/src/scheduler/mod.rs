@@ -18,6 +18,9 @@
 
 pub mod shutdown;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -334,7 +337,8 @@ impl Supervisor {
         // Wake up when the first mandate ends, so that its task stops at that moment.
         let first_end = active.iter().filter_map(|a| a.mandate_ends).min();
         match first_end {
-            Some(end) => reevaluate.min(until(now, end)),
+            // One millisecond past the end, since the store compares at millisecond precision.
+            Some(end) => reevaluate.min(until(now, end) + Duration::from_millis(1)),
             None => reevaluate,
         }
     }

@@ -387,7 +387,10 @@ impl Checker<'_> {
                 );
             }
             if !seen.insert(principal.insz.clone()) {
-                self.problem(&span, format!("principal {} is listed twice", principal.insz));
+                self.problem(
+                    &span,
+                    format!("principal {} is listed twice", principal.insz),
+                );
             }
             if principal.role == RoleConfig::Main {
                 mains += 1;
@@ -423,7 +426,11 @@ pub fn parse_interval(text: &str) -> Option<Duration> {
 /// The 1-based line of the start of `span`.
 fn line_of(text: &str, span: &Range<usize>) -> usize {
     let end = span.start.min(text.len());
-    text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 #[cfg(test)]
@@ -474,8 +481,11 @@ mod tests {
 
     #[test]
     fn syntax_error_names_the_line() {
-        let error = ServiceConfig::parse("data_dir = \"/a\"\nshare_root = /b\n", Path::new("box.toml"))
-            .unwrap_err();
+        let error = ServiceConfig::parse(
+            "data_dir = \"/a\"\nshare_root = /b\n",
+            Path::new("box.toml"),
+        )
+        .unwrap_err();
         assert_eq!(error.problems.len(), 1);
         assert!(error.to_string().starts_with("box.toml:2: "), "{error}");
     }
@@ -494,7 +504,10 @@ mod tests {
         let text = valid_text(dir.path())
             .replace("fetch_interval = \"2m\"", "fetch_interval = \"often\"")
             .replace("riziv = \"17041234004\"", "riziv = \"1-70412-34-004\"")
-            .replace(&format!("share_root = \"{}/share\"", dir.path().display()), "share_root = \"share\"");
+            .replace(
+                &format!("share_root = \"{}/share\"", dir.path().display()),
+                "share_root = \"share\"",
+            );
         let error = ServiceConfig::parse(&text, Path::new("box.toml")).unwrap_err();
         let lines: Vec<String> = error.problems.iter().map(ToString::to_string).collect();
         assert_eq!(lines.len(), 3, "{lines:?}");
@@ -510,7 +523,10 @@ mod tests {
         std::fs::remove_file(dir.path().join("doctor.pass")).unwrap();
         let error = ServiceConfig::parse(&text, Path::new("box.toml")).unwrap_err();
         assert!(error.to_string().contains("password_file"), "{error}");
-        assert!(error.to_string().contains("is not a readable file"), "{error}");
+        assert!(
+            error.to_string().contains("is not a readable file"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -521,7 +537,12 @@ mod tests {
             "preset = \"simulator\"\nbase_url = \"https://localhost:8443\"",
         );
         let error = ServiceConfig::parse(&text, Path::new("box.toml")).unwrap_err();
-        assert!(error.to_string().starts_with("box.toml:5: invalid [ehealth] table"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .starts_with("box.toml:5: invalid [ehealth] table"),
+            "{error}"
+        );
     }
 
     #[test]

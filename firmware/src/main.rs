@@ -3,10 +3,10 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use practicebox::ehealth::fetch::{FetchArgs, run_fetch};
-use practicebox::ehealth::unseal::command::{UnsealArgs, run_unseal};
 #[cfg(feature = "demo")]
 use practicebox::demo::{DemoArgs, run_demo};
+use practicebox::ehealth::fetch::{FetchArgs, run_fetch};
+use practicebox::ehealth::unseal::command::{UnsealArgs, run_unseal};
 use practicebox::service::command::{
     ConfigCommand, RunArgs, StatusArgs, check_config, print_status, run_service,
 };

@@ -54,7 +54,11 @@ async fn practice_mail_reaches_share_once() -> Result<()> {
     )?;
     let mut delivered = mail::deliver(&practice.simulator, planned)?;
     let held = mail::deliver(&practice.simulator, vec![misaddressed])?.remove(0);
-    ensure!(delivered.len() == 300, "{} messages delivered", delivered.len());
+    ensure!(
+        delivered.len() == 300,
+        "{} messages delivered",
+        delivered.len()
+    );
 
     let settings = FetchSettings::new(
         &practice,
@@ -174,9 +178,16 @@ fn check_held(
         reason.contains("not addressed"),
         "held for {reason:?}, not for the encryption key"
     );
-    ensure!(record.files.is_empty(), "held message has files {:?}", record.files);
+    ensure!(
+        record.files.is_empty(),
+        "held message has files {:?}",
+        record.files
+    );
     let doctor = recipient(practice, held)?;
-    ensure!(doctor.principal == record.principal, "held under another principal");
+    ensure!(
+        doctor.principal == record.principal,
+        "held under another principal"
+    );
     Ok(())
 }
 
@@ -193,7 +204,10 @@ fn check_bins(practice: &Practice, delivered: &[DeliveredMessage]) -> Result<()>
             .box_state(&seed::doctor_box(doctor.ssin()))
             .context("practice doctor without a box")?;
         for entry in state.messages {
-            folders.entry(entry.message_id).or_default().push(entry.folder);
+            folders
+                .entry(entry.message_id)
+                .or_default()
+                .push(entry.folder);
         }
     }
     for message in delivered {
@@ -269,7 +283,10 @@ fn check_share_files(
     let extra: Vec<_> = on_disk.difference(&wanted).collect();
     let missing: Vec<_> = wanted.difference(&on_disk).collect();
     ensure!(extra.is_empty(), "unexpected files on the share: {extra:?}");
-    ensure!(missing.is_empty(), "files missing on the share: {missing:?}");
+    ensure!(
+        missing.is_empty(),
+        "files missing on the share: {missing:?}"
+    );
     Ok(expected)
 }
 
@@ -355,6 +372,10 @@ fn check_over_smb(
             compared += 1;
         }
     }
-    ensure!(compared == expected.len(), "compared {compared} of {} files", expected.len());
+    ensure!(
+        compared == expected.len(),
+        "compared {compared} of {} files",
+        expected.len()
+    );
     Ok(())
 }

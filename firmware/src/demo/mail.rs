@@ -280,7 +280,9 @@ mod tests {
     }
 
     fn titles(wave: &[PlannedMessage]) -> Vec<&str> {
-        wave.iter().map(|message| message.plain.title.as_str()).collect()
+        wave.iter()
+            .map(|message| message.plain.title.as_str())
+            .collect()
     }
 
     #[test]

@@ -94,11 +94,10 @@ impl PracticeDoctor {
         &self.doctor.spec.ssin
     }
 
-    /// Returns the name as the display shows it, such as `Dr Vermeiren L.`.
-    pub fn short_name(&self) -> String {
+    /// Returns the name as the display shows it, such as `Dr Lotte Vermeiren`.
+    pub fn display_name(&self) -> String {
         let spec = &self.doctor.spec;
-        let initial = spec.first_name.chars().next().unwrap_or(' ');
-        format!("Dr {} {initial}.", spec.last_name)
+        format!("Dr {} {}", spec.first_name, spec.last_name)
     }
 }
 
@@ -140,7 +139,11 @@ impl Practice {
         let mut doctors = Vec::new();
         for (index, doctor) in simulator.pki.doctors[..config.doctors].iter().enumerate() {
             let credentials = write_credentials(&config.data_dir, doctor)?;
-            let role = if index == 0 { Role::Main } else { Role::Mandator };
+            let role = if index == 0 {
+                Role::Main
+            } else {
+                Role::Mandator
+            };
             doctors.push((doctor.clone(), role, credentials));
         }
         let outsider = simulator.pki.doctors[config.doctors].clone();

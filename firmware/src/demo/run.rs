@@ -76,8 +76,16 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     let practice = Practice::start(&config).await?;
     let waves = prepare_mail(&practice, args).await?;
 
-    let url = format!("https://localhost:{}", practice.simulator.addresses.https.port());
-    for line in view::header(&url, &args.share, &practice.doctors, FETCH_INTERVAL.as_secs()) {
+    let url = format!(
+        "https://localhost:{}",
+        practice.simulator.addresses.https.port()
+    );
+    for line in view::header(
+        &url,
+        &args.share,
+        &practice.doctors,
+        FETCH_INTERVAL.as_secs(),
+    ) {
         println!("{line}");
     }
 
@@ -89,7 +97,7 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     let practice = Arc::new(practice);
     let tracker = Arc::new(Mutex::new(Tracker::new(&practice.doctors)));
     let times = TimeFormat {
-        zone: jiff::tz::TimeZone::system(),
+        zone: settings.time_zone.clone(),
         clock: Arc::clone(&fetching.clock),
     };
     let sender = spawn_waves(
@@ -109,8 +117,11 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
 
     println!("stopping: each doctor's fetch finishes its current step ...");
     sender.abort();
+    // The task ends at its next await; a wave it was delivering is then complete.
+    let _ = sender.await;
     fetching.stop().await;
     watch.settle_all().await;
+    drop(watch);
 
     let summary = {
         let tracker = tracker.lock().unwrap_or_else(PoisonError::into_inner);
@@ -130,8 +141,8 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         println!("{line}");
     }
 
-    let practice = Arc::into_inner(practice)
-        .context("the practice is still in use after the demo stopped")?;
+    let practice =
+        Arc::into_inner(practice).context("the practice is still in use after the demo stopped")?;
     practice.shutdown().await;
     Ok(())
 }
@@ -143,7 +154,11 @@ async fn prepare_mail(
     args: &DemoArgs,
 ) -> anyhow::Result<Vec<Vec<PlannedMessage>>> {
     let waves = args.waves as usize;
-    let doctors: Vec<_> = practice.doctors.iter().map(|doctor| &doctor.doctor).collect();
+    let doctors: Vec<_> = practice
+        .doctors
+        .iter()
+        .map(|doctor| &doctor.doctor)
+        .collect();
     let pool = mail::generate(&practice.simulator, &doctors, POOL_PER_DOCTOR, args.seed)?;
     let picked = mail::pick(pool, DOCUMENTS_PER_WAVE * waves, waves);
     let mut plan = mail::plan_waves(picked, waves);
@@ -189,7 +204,10 @@ fn spawn_waves(
             let plain: Vec<_> = wave.iter().map(|message| message.plain.clone()).collect();
             match mail::deliver(&practice.simulator, wave) {
                 Ok(delivered) => {
-                    println!("{}", view::wave_line(&times.now(), index + 1, total, &plain));
+                    println!(
+                        "{}",
+                        view::wave_line(&times.now(), index + 1, total, &plain)
+                    );
                     tracker
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
@@ -202,6 +220,43 @@ fn spawn_waves(
             }
         }
     })
+}
+
+/// How often a changed display is printed, unless the LED changes.
+const DISPLAY_EVERY: Duration = Duration::from_secs(5);
+
+/// Prints the display when the LED changes at once, and other changes at most every
+/// [`DISPLAY_EVERY`], so that a busy wave does not print it after every doctor's run.
+#[derive(Debug, Default)]
+struct DisplayPrinter {
+    shown: Option<DisplayView>,
+    waiting: Option<DisplayView>,
+}
+
+impl DisplayPrinter {
+    fn update(&mut self, view: DisplayView, time: &str) {
+        if view.lines.is_empty() || self.shown.as_ref() == Some(&view) {
+            self.waiting = None;
+            return;
+        }
+        let led_changed = self
+            .shown
+            .as_ref()
+            .is_none_or(|shown| shown.led != view.led);
+        self.waiting = Some(view);
+        if led_changed {
+            self.flush(time);
+        }
+    }
+
+    fn flush(&mut self, time: &str) {
+        if let Some(view) = self.waiting.take() {
+            for line in view::status_lines(time, &view) {
+                println!("{line}");
+            }
+            self.shown = Some(view);
+        }
+    }
 }
 
 /// Follows the box at work and prints what happens.
@@ -229,7 +284,9 @@ impl Watch {
         let interrupt = tokio::signal::ctrl_c();
         tokio::pin!(interrupt);
         let mut snapshots = fetching.snapshots.clone();
-        let mut shown: Option<DisplayView> = None;
+        let mut display = DisplayPrinter::default();
+        let mut display_tick = tokio::time::interval(DISPLAY_EVERY);
+        display_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 biased;
@@ -252,13 +309,9 @@ impl Watch {
                     }
                     let now = fetching.clock.now();
                     let view = DisplayView::of(&snapshots.borrow_and_update(), now);
-                    if shown.as_ref() != Some(&view) {
-                        for line in view::status_lines(&self.times.format(now), &view) {
-                            println!("{line}");
-                        }
-                        shown = Some(view);
-                    }
+                    display.update(view, &self.times.format(now));
                 }
+                _ = display_tick.tick() => display.flush(&self.times.now()),
             }
         }
     }
@@ -288,7 +341,7 @@ impl Watch {
         };
         let time = self.times.now();
         for entry in &settled {
-            for line in view::settled_lines(&time, &doctor.short_name(), entry) {
+            for line in view::settled_lines(&time, &doctor.display_name(), entry) {
                 println!("{line}");
             }
         }

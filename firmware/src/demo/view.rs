@@ -18,7 +18,7 @@ use crate::status::{Led, StatusSnapshot};
 use crate::store::{PrincipalId, Role};
 
 /// Width of the doctor column.
-const DOCTOR_WIDTH: usize = 18;
+const DOCTOR_WIDTH: usize = 22;
 /// Width of the kind column.
 const KIND_WIDTH: usize = 9;
 /// Width of the sender column.
@@ -56,12 +56,12 @@ pub fn header(
     let main: Vec<String> = doctors
         .iter()
         .filter(|doctor| doctor.role == Role::Main)
-        .map(PracticeDoctor::short_name)
+        .map(PracticeDoctor::display_name)
         .collect();
     let mandators: Vec<String> = doctors
         .iter()
         .filter(|doctor| doctor.role == Role::Mandator)
-        .map(PracticeDoctor::short_name)
+        .map(PracticeDoctor::display_name)
         .collect();
     let mut practice = format!("{} (main doctor)", main.join(", "));
     if !mandators.is_empty() {
@@ -89,7 +89,10 @@ pub fn wave_line(time: &str, number: usize, total: usize, messages: &[GeneratedM
         messages.len()
     );
     if notices > 0 {
-        line.push_str(&format!(", {notices} {}", plural(notices, "notice", "notices")));
+        line.push_str(&format!(
+            ", {notices} {}",
+            plural(notices, "notice", "notices")
+        ));
     }
     line
 }
@@ -155,9 +158,16 @@ impl DisplayView {
             principal.fetching = false;
         }
         settled.refresh(now);
+        // With no principal yet the snapshot's one line asks for a main doctor; the demo has
+        // one, and the scheduler has not read it yet.
+        let lines = if settled.principals.is_empty() {
+            Vec::new()
+        } else {
+            settled.lines(now)
+        };
         Self {
             led: settled.led,
-            lines: settled.lines(now),
+            lines,
         }
     }
 }
@@ -192,7 +202,7 @@ pub fn summary(
         let count = counts.get(&doctor.principal).copied().unwrap_or_default();
         lines.push(format!(
             "  {:<DOCTOR_WIDTH$} {:>3} documents ({} files) on the share, {:>2} notices recorded, {} held",
-            truncate(&doctor.short_name(), DOCTOR_WIDTH),
+            truncate(&doctor.display_name(), DOCTOR_WIDTH),
             count.documents,
             count.files,
             count.recorded,
@@ -209,7 +219,10 @@ pub fn summary(
         let name = doctors
             .iter()
             .find(|doctor| doctor.principal == principal)
-            .map_or_else(|| format!("principal {principal}"), PracticeDoctor::short_name);
+            .map_or_else(
+                || format!("principal {principal}"),
+                PracticeDoctor::display_name,
+            );
         lines.push(format!("  held       {name}: {reason}"));
     }
     if pending > 0 {

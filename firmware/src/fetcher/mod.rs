@@ -60,8 +60,8 @@ use crate::ehealth::transport::SoapTransport;
 use crate::ehealth::unseal::UnsealPolicy;
 use crate::scheduler::shutdown::Shutdown;
 use crate::store::{
-    DeliveryState, FetchedMessage, FileRecord, MessageFlags, MessageKind, MessageRecord,
-    Principal, PrincipalId, RunCounts, RunId, RunOutcome, Store, StoreError, StoreHandle,
+    DeliveryState, FetchedMessage, FileRecord, MessageFlags, MessageKind, MessageRecord, Principal,
+    PrincipalId, RunCounts, RunId, RunOutcome, Store, StoreError, StoreHandle,
 };
 use credentials::{CredentialError, Credentials};
 use open::OpenedMessage;
@@ -396,7 +396,9 @@ impl<T: SoapTransport> Run<'_, T> {
         let message_id = summary.message_id.as_str();
         let full = match client.get_full_message(message_id).await {
             Ok(full) => full,
-            Err(error @ (EhealthError::MalformedReply { .. } | EhealthError::BugInRequest { .. })) => {
+            Err(
+                error @ (EhealthError::MalformedReply { .. } | EhealthError::BugInRequest { .. }),
+            ) => {
                 let retry_at = self.later(self.ctx.options.download_retry_after);
                 let problem = format!("cannot download the message: {error}");
                 self.record_summary(summary).await?;
@@ -420,7 +422,8 @@ impl<T: SoapTransport> Run<'_, T> {
             let retry_at = problem
                 .retry
                 .then(|| self.later(self.ctx.options.download_retry_after));
-            self.hold(message_id, problem.reason.clone(), retry_at).await?;
+            self.hold(message_id, problem.reason.clone(), retry_at)
+                .await?;
             return Ok(Handled::Held);
         }
         if kind != MessageKind::Document {
@@ -507,7 +510,10 @@ impl<T: SoapTransport> Run<'_, T> {
     async fn record_summary(&self, summary: &MessageSummary) -> Result<(), FetchError> {
         let fetched = self.summary_facts(summary);
         let now = self.ctx.clock.now();
-        with_store(&self.ctx.store, move |store| store.record_fetched(&fetched, now)).await?;
+        with_store(&self.ctx.store, move |store| {
+            store.record_fetched(&fetched, now)
+        })
+        .await?;
         Ok(())
     }
 
@@ -653,7 +659,11 @@ impl<T: SoapTransport> Run<'_, T> {
 
     fn later(&self, delay: Duration) -> Timestamp {
         let delay = jiff::SignedDuration::try_from(delay).unwrap_or(jiff::SignedDuration::MAX);
-        self.ctx.clock.now().saturating_add(delay).unwrap_or(Timestamp::MAX)
+        self.ctx
+            .clock
+            .now()
+            .saturating_add(delay)
+            .unwrap_or(Timestamp::MAX)
     }
 }
 

@@ -389,7 +389,8 @@ impl Supervisor {
         if let Err(error) = task.join.await {
             tracing::error!(principal = %id, %error, "principal task ended abnormally");
         }
-        self.attention_sent.retain(|(principal, _), _| *principal != id);
+        self.attention_sent
+            .retain(|(principal, _), _| *principal != id);
         self.shared
             .status
             .send(StatusEvent::PrincipalRemoved { principal: id });

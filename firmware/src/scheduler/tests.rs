@@ -186,7 +186,11 @@ fn gaps(calls: &[Instant]) -> Vec<Duration> {
 #[tokio::test(start_paused = true)]
 async fn interval_is_jittered_within_bounds() {
     let job = Arc::new(RecordingJob::default());
-    let running = start(job.clone(), ScriptedSource::with(vec![active(1)]), SchedulerConfig::default());
+    let running = start(
+        job.clone(),
+        ScriptedSource::with(vec![active(1)]),
+        SchedulerConfig::default(),
+    );
     let started = Instant::now();
 
     tokio::time::sleep(Duration::from_secs(4 * 3600)).await;
@@ -196,11 +200,20 @@ async fn interval_is_jittered_within_bounds() {
     let gaps = gaps(&calls);
     assert!(gaps.len() >= 39, "{} fetches in 4 hours", calls.len());
     for gap in &gaps {
-        assert!(*gap >= Duration::from_secs(240), "gap {gap:?} under 80 % of 5 minutes");
-        assert!(*gap <= Duration::from_secs(360), "gap {gap:?} over 120 % of 5 minutes");
+        assert!(
+            *gap >= Duration::from_secs(240),
+            "gap {gap:?} under 80 % of 5 minutes"
+        );
+        assert!(
+            *gap <= Duration::from_secs(360),
+            "gap {gap:?} over 120 % of 5 minutes"
+        );
     }
     let first = gaps[0];
-    assert!(gaps.iter().any(|gap| *gap != first), "every gap is {first:?}: no jitter");
+    assert!(
+        gaps.iter().any(|gap| *gap != first),
+        "every gap is {first:?}: no jitter"
+    );
     running.trigger.trigger();
     running.task.await.unwrap();
 }
@@ -209,7 +222,11 @@ async fn interval_is_jittered_within_bounds() {
 async fn backoff_doubles_up_to_the_cap() {
     let job = Arc::new(RecordingJob::default());
     job.failing.lock().unwrap().push(PrincipalId(1));
-    let running = start(job.clone(), ScriptedSource::with(vec![active(1)]), SchedulerConfig::default());
+    let running = start(
+        job.clone(),
+        ScriptedSource::with(vec![active(1)]),
+        SchedulerConfig::default(),
+    );
 
     tokio::time::sleep(Duration::from_secs(3 * 3600)).await;
 
@@ -243,7 +260,11 @@ async fn success_resets_the_backoff() {
 #[tokio::test(start_paused = true)]
 async fn fetch_now_cuts_the_wait() {
     let job = Arc::new(RecordingJob::default());
-    let running = start(job.clone(), ScriptedSource::with(vec![active(1), active(2)]), SchedulerConfig::default());
+    let running = start(
+        job.clone(),
+        ScriptedSource::with(vec![active(1), active(2)]),
+        SchedulerConfig::default(),
+    );
     let started = Instant::now();
 
     tokio::time::sleep(Duration::from_secs(10)).await;
@@ -269,7 +290,11 @@ async fn failing_principal_does_not_stop_others() {
         jitter: 0.0,
         ..SchedulerConfig::default()
     };
-    let mut running = start(job.clone(), ScriptedSource::with(vec![active(1), active(2)]), config);
+    let mut running = start(
+        job.clone(),
+        ScriptedSource::with(vec![active(1), active(2)]),
+        config,
+    );
 
     tokio::time::sleep(Duration::from_secs(3600) - Duration::from_millis(1)).await;
 
@@ -281,9 +306,15 @@ async fn failing_principal_does_not_stop_others() {
     let mut oks = 0;
     while let Ok(event) = running.events.try_recv() {
         match event {
-            StatusEvent::Error { principal, since, .. } => {
+            StatusEvent::Error {
+                principal, since, ..
+            } => {
                 assert_eq!(principal, PrincipalId(1));
-                assert_eq!(since, BASE.parse().unwrap(), "since stays at the first failure");
+                assert_eq!(
+                    since,
+                    BASE.parse().unwrap(),
+                    "since stays at the first failure"
+                );
                 errors += 1;
             }
             StatusEvent::Ok { principal, .. } => {
@@ -312,14 +343,22 @@ async fn mandate_end_stops_the_task_at_once() {
         jitter: 0.0,
         ..SchedulerConfig::default()
     };
-    let mut running = start(job.clone(), ScriptedSource::with(vec![active(1), mandator]), config);
+    let mut running = start(
+        job.clone(),
+        ScriptedSource::with(vec![active(1), mandator]),
+        config,
+    );
 
     tokio::time::sleep(Duration::from_secs(3599)).await;
 
     // Fetched at 0, 300 and 600 s; the mandate ends at 700 s, before the fetch at 900 s.
     let calls = job.calls(2);
     assert_eq!(calls.len(), 3, "{calls:?}");
-    assert_eq!(job.calls(1).len(), 12, "the main principal keeps its interval");
+    assert_eq!(
+        job.calls(1).len(),
+        12,
+        "the main principal keeps its interval"
+    );
 
     let mut removed = Vec::new();
     while let Ok(event) = running.events.try_recv() {
@@ -341,7 +380,11 @@ async fn removal_time_matches_the_mandate_end() {
         mandate_ends: Some(base + SignedDuration::from_secs(130)),
         certificate_ends: None,
     };
-    let mut running = start(job.clone(), ScriptedSource::with(vec![mandator]), SchedulerConfig::default());
+    let mut running = start(
+        job.clone(),
+        ScriptedSource::with(vec![mandator]),
+        SchedulerConfig::default(),
+    );
     let started = Instant::now();
 
     loop {
@@ -397,7 +440,11 @@ async fn shutdown_finishes_the_current_step() {
         steps: 5,
         ..RecordingJob::default()
     });
-    let running = start(job.clone(), ScriptedSource::with(vec![active(1)]), SchedulerConfig::default());
+    let running = start(
+        job.clone(),
+        ScriptedSource::with(vec![active(1)]),
+        SchedulerConfig::default(),
+    );
     let started = Instant::now();
 
     tokio::time::sleep(Duration::from_millis(2500)).await;
@@ -417,13 +464,22 @@ async fn certificate_ending_soon_is_reported_once() {
     soon.certificate_ends = Some(base + SignedDuration::from_hours(24 * 10));
     let mut later = active(2);
     later.certificate_ends = Some(base + SignedDuration::from_hours(24 * 90));
-    let mut running = start(job, ScriptedSource::with(vec![soon, later]), SchedulerConfig::default());
+    let mut running = start(
+        job,
+        ScriptedSource::with(vec![soon, later]),
+        SchedulerConfig::default(),
+    );
 
     tokio::time::sleep(Duration::from_secs(600)).await;
 
     let mut attention = Vec::new();
     while let Ok(event) = running.events.try_recv() {
-        if let StatusEvent::AttentionSoon { principal, what, date } = event {
+        if let StatusEvent::AttentionSoon {
+            principal,
+            what,
+            date,
+        } = event
+        {
             attention.push((principal, what, date));
         }
     }

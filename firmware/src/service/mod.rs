@@ -95,7 +95,9 @@ pub async fn run(config: &ServiceConfig, shutdown: Shutdown) -> anyhow::Result<(
     let (_handle, scheduler_task): (SchedulerHandle, _) = scheduler.spawn(shutdown);
     tracing::info!(config = %config.file.display(), "PracticeBox service running");
 
-    scheduler_task.await.context("the scheduler task panicked")?;
+    scheduler_task
+        .await
+        .context("the scheduler task panicked")?;
     // Let the status consumer take the last events before it stops.
     tokio::task::yield_now().await;
     status_stop.trigger();
@@ -116,7 +118,10 @@ fn open_store(config: &ServiceConfig, clock: &dyn Clock) -> anyhow::Result<Store
     let now = clock.now();
     let interrupted = store.close_interrupted_runs(now)?;
     if interrupted > 0 {
-        tracing::warn!(interrupted, "fetch runs interrupted by a stop or crash were closed");
+        tracing::warn!(
+            interrupted,
+            "fetch runs interrupted by a stop or crash were closed"
+        );
     }
     for principal in &config.principals {
         if store.principal_by_insz(&principal.insz)?.is_none() {
@@ -142,13 +147,16 @@ pub fn status_lines(config: &ServiceConfig) -> anyhow::Result<Vec<String>> {
     }
 
     let store = Store::open(&config.store_path())?;
-    let mut lines = vec!["the service has not written a status file; last runs from the store:".to_owned()];
+    let mut lines =
+        vec!["the service has not written a status file; last runs from the store:".to_owned()];
     for principal in store.principals()? {
         let name = format!("Dr {} {}", principal.given_names, principal.family_name);
         let line = match store.last_run(principal.id)? {
             Some(run) => {
                 let at = run.finished_at.unwrap_or(run.started_at);
-                let local = at.to_zoned_datetime(config.time_zone.clone()).strftime("%Y-%m-%d %H:%M");
+                let local = at
+                    .to_zoned_datetime(config.time_zone.clone())
+                    .strftime("%Y-%m-%d %H:%M");
                 let error = run.error.map(|e| format!(": {e}")).unwrap_or_default();
                 format!("{name}: last run {local}, {:?}{error}", run.outcome)
             }

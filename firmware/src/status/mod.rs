@@ -137,7 +137,9 @@ pub(crate) mod principal_id {
         serializer.serialize_i64(id.0)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<PrincipalId, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<PrincipalId, D::Error> {
         i64::deserialize(deserializer).map(PrincipalId)
     }
 }

@@ -99,7 +99,8 @@ impl StatusSnapshot {
                 status.interval_secs = *interval_secs;
             }
             StatusEvent::PrincipalRemoved { principal } => {
-                self.principals.retain(|status| status.principal != *principal);
+                self.principals
+                    .retain(|status| status.principal != *principal);
             }
             StatusEvent::Fetching { principal } => self.entry(*principal).fetching = true,
             StatusEvent::Ok {
@@ -243,7 +244,9 @@ pub fn derive_led(snapshot: &StatusSnapshot, now: Timestamp) -> Led {
         .iter()
         .flat_map(|status| status.attention.values())
         .any(|date| date.duration_since(now) <= window);
-    let overdue = principals.iter().any(|status| !fetched_in_time(status, now));
+    let overdue = principals
+        .iter()
+        .any(|status| !fetched_in_time(status, now));
     if attention_soon || overdue || principals.iter().any(|status| status.fetching) {
         return Led::AmberBlinking;
     }
@@ -286,7 +289,10 @@ fn line_state(
     now: Timestamp,
 ) -> String {
     if let Some(since) = snapshot.unreachable_since {
-        return format!("eHealth unreachable since {}", local_time(since, zone, today));
+        return format!(
+            "eHealth unreachable since {}",
+            local_time(since, zone, today)
+        );
     }
     if let Some(problem) = &status.problem {
         return format!("problem: {}", problem.reason);
@@ -382,8 +388,14 @@ mod tests {
     #[test]
     fn led_green_when_all_fetched_in_time() {
         let mut snapshot = snapshot_with_two();
-        snapshot.apply(&ok(A, 2, "2026-03-10T08:01:00Z"), at("2026-03-10T08:01:00Z"));
-        snapshot.apply(&ok(B, 0, "2026-03-10T08:02:00Z"), at("2026-03-10T08:02:00Z"));
+        snapshot.apply(
+            &ok(A, 2, "2026-03-10T08:01:00Z"),
+            at("2026-03-10T08:01:00Z"),
+        );
+        snapshot.apply(
+            &ok(B, 0, "2026-03-10T08:02:00Z"),
+            at("2026-03-10T08:02:00Z"),
+        );
         assert_eq!(snapshot.led, Led::Green);
 
         // Overdue: more than 1.5 intervals since A's last success.
@@ -394,9 +406,18 @@ mod tests {
     #[test]
     fn led_amber_while_fetching() {
         let mut snapshot = snapshot_with_two();
-        snapshot.apply(&ok(A, 0, "2026-03-10T08:01:00Z"), at("2026-03-10T08:01:00Z"));
-        snapshot.apply(&ok(B, 0, "2026-03-10T08:01:00Z"), at("2026-03-10T08:01:00Z"));
-        snapshot.apply(&StatusEvent::Fetching { principal: A }, at("2026-03-10T08:02:00Z"));
+        snapshot.apply(
+            &ok(A, 0, "2026-03-10T08:01:00Z"),
+            at("2026-03-10T08:01:00Z"),
+        );
+        snapshot.apply(
+            &ok(B, 0, "2026-03-10T08:01:00Z"),
+            at("2026-03-10T08:01:00Z"),
+        );
+        snapshot.apply(
+            &StatusEvent::Fetching { principal: A },
+            at("2026-03-10T08:02:00Z"),
+        );
         assert_eq!(snapshot.led, Led::AmberBlinking);
     }
 
@@ -440,7 +461,10 @@ mod tests {
         assert_eq!(snapshot.unreachable_since, None);
         assert!(snapshot.lines(now)[1].ends_with("problem: wrong password for keystore"));
 
-        snapshot.apply(&ok(B, 0, "2026-03-10T08:02:00Z"), at("2026-03-10T08:02:00Z"));
+        snapshot.apply(
+            &ok(B, 0, "2026-03-10T08:02:00Z"),
+            at("2026-03-10T08:02:00Z"),
+        );
         assert_eq!(snapshot.led, Led::Green);
     }
 
@@ -461,17 +485,29 @@ mod tests {
     #[test]
     fn new_today_resets_at_local_midnight() {
         let mut snapshot = snapshot_with_two();
-        snapshot.apply(&ok(A, 3, "2026-03-10T20:00:00Z"), at("2026-03-10T20:00:00Z"));
+        snapshot.apply(
+            &ok(A, 3, "2026-03-10T20:00:00Z"),
+            at("2026-03-10T20:00:00Z"),
+        );
         assert_eq!(snapshot.principals[0].new_today, 3);
 
         // 23:30 UTC is already 11 March in Brussels (UTC+1 in winter).
-        snapshot.apply(&ok(A, 2, "2026-03-10T23:30:00Z"), at("2026-03-10T23:30:00Z"));
+        snapshot.apply(
+            &ok(A, 2, "2026-03-10T23:30:00Z"),
+            at("2026-03-10T23:30:00Z"),
+        );
         assert_eq!(snapshot.principals[0].new_today, 2);
 
-        snapshot.apply(&ok(A, 1, "2026-03-10T23:40:00Z"), at("2026-03-10T23:40:00Z"));
+        snapshot.apply(
+            &ok(A, 1, "2026-03-10T23:40:00Z"),
+            at("2026-03-10T23:40:00Z"),
+        );
         assert_eq!(snapshot.principals[0].new_today, 3);
         let line = &snapshot.lines(at("2026-03-10T23:41:00Z"))[0];
-        assert_eq!(line, "Dr Lotte Vermeiren: 3 new today, last fetch 00:40, ok");
+        assert_eq!(
+            line,
+            "Dr Lotte Vermeiren: 3 new today, last fetch 00:40, ok"
+        );
     }
 
     #[test]
@@ -486,7 +522,10 @@ mod tests {
     #[test]
     fn snapshot_round_trips_as_json() {
         let mut snapshot = snapshot_with_two();
-        snapshot.apply(&unreachable(A, "2026-03-10T09:25:00Z"), at("2026-03-10T09:26:00Z"));
+        snapshot.apply(
+            &unreachable(A, "2026-03-10T09:25:00Z"),
+            at("2026-03-10T09:26:00Z"),
+        );
         let json = serde_json::to_string(&snapshot).unwrap();
         let back: StatusSnapshot = serde_json::from_str(&json).unwrap();
         assert_eq!(back, snapshot);

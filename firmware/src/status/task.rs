@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast, watch};
 
-use super::snapshot::{Led, StatusSnapshot};
 use super::StatusEvent;
+use super::snapshot::{Led, StatusSnapshot};
 use crate::delivery::atomic;
 use crate::ehealth::clock::Clock;
 use crate::scheduler::shutdown::Shutdown;
@@ -105,20 +105,34 @@ fn log_event(event: &StatusEvent, before: &StatusSnapshot) {
         .iter()
         .find(|status| status.principal == principal);
     match event {
-        StatusEvent::PrincipalAdded { name, interval_secs, .. } => {
+        StatusEvent::PrincipalAdded {
+            name,
+            interval_secs,
+            ..
+        } => {
             tracing::info!(%principal, name, interval_secs, "fetching of a principal started");
         }
         StatusEvent::PrincipalRemoved { .. } => {
             tracing::info!(%principal, "fetching of a principal stopped");
         }
         StatusEvent::Fetching { .. } => tracing::debug!(%principal, "fetching"),
-        StatusEvent::Ok { new, delivered, held, .. } => {
+        StatusEvent::Ok {
+            new,
+            delivered,
+            held,
+            ..
+        } => {
             if previous.is_some_and(|status| status.problem.is_some()) {
                 tracing::info!(%principal, "principal fetched again; problem cleared");
             }
             tracing::info!(%principal, new, delivered, held, "principal fetched");
         }
-        StatusEvent::Error { reason, kind, since, .. } => {
+        StatusEvent::Error {
+            reason,
+            kind,
+            since,
+            ..
+        } => {
             let same = previous
                 .and_then(|status| status.problem.as_ref())
                 .is_some_and(|problem| problem.reason == *reason);

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use practicebox::demo::{DemoArgs, run_demo};
 use practicebox::ehealth::fetch::{FetchArgs, run_fetch};
 use practicebox::ehealth::unseal::command::{UnsealArgs, run_unseal};
+use practicebox::mandates::command::{MandateCommand, SetupArgs, run_mandate, run_setup};
 use practicebox::service::command::{
     ConfigCommand, RunArgs, StatusArgs, check_config, print_status, run_service,
 };
@@ -38,6 +39,11 @@ enum Command {
     Unseal(UnsealArgs),
     /// Fetch a doctor's eHealthBox INBOX once and print one line per message
     Fetch(FetchArgs),
+    /// Set up the box's main practitioner with the eHealth certificate and the eID
+    Setup(SetupArgs),
+    /// Add, list, remove or verify colleagues' mandates
+    #[command(subcommand)]
+    Mandate(MandateCommand),
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -62,5 +68,7 @@ fn main() -> anyhow::Result<ExitCode> {
         Command::Config(command) => Ok(check_config(&command)),
         Command::Unseal(args) => run_unseal(&args).map(|()| ExitCode::SUCCESS),
         Command::Fetch(args) => run_fetch(&args).map(|()| ExitCode::SUCCESS),
+        Command::Setup(args) => run_setup(&args).map(|()| ExitCode::SUCCESS),
+        Command::Mandate(command) => run_mandate(&command).map(|()| ExitCode::SUCCESS),
     }
 }

@@ -42,13 +42,13 @@ fn test_pki() -> TestPki {
     .clone()
 }
 
-/// The box's clock in tests: the simulator's clock, always synchronised.
+/// The box's clock in tests: the simulator's clock, always synchronised, optionally behind it.
 #[derive(Debug)]
-struct SharedClock(Arc<SimClock>);
+struct SharedClock(Arc<SimClock>, SignedDuration);
 
 impl Clock for SharedClock {
     fn now(&self) -> Timestamp {
-        self.0.now()
+        self.0.now() - self.1
     }
 
     fn check_synchronised(&self) -> Result<(), ClockError> {
@@ -72,7 +72,18 @@ impl Harness {
     }
 
     async fn start_with_clock(clock: Arc<SimClock>) -> Self {
+        Self::start_with(clock, SignedDuration::ZERO, None).await
+    }
+
+    /// Starts a simulator on `clock`, with the box's clock `lag` behind it and every token
+    /// living `token_lifetime` when set.
+    async fn start_with(
+        clock: Arc<SimClock>,
+        lag: SignedDuration,
+        token_lifetime: Option<SignedDuration>,
+    ) -> Self {
         let mut config = SimConfig::loopback(test_pki(), SEED);
+        config.forced_token_lifetime = token_lifetime;
         config.http = None;
         config.admin = None;
         config.clock = Arc::clone(&clock);
@@ -93,7 +104,7 @@ impl Harness {
             simulator,
             endpoints,
             transport,
-            clock: SharedClock(clock),
+            clock: SharedClock(clock, lag),
             tokens: TokenCache::new(),
             _ca_folder: ca_folder,
         }
@@ -104,7 +115,7 @@ impl Harness {
     }
 
     fn create_box(&self, doctor: &Doctor) {
-        let mut platform = self.simulator.platform.lock().unwrap();
+        let mut platform = self.simulator.platform.lock().expect("platform lock");
         seed::create_doctor_box(&mut platform, doctor, None).expect("doctor box");
     }
 
@@ -412,6 +423,51 @@ async fn token_refused_mid_run_is_renewed_once() {
 }
 
 #[tokio::test]
+async fn expired_token_mid_run_is_renewed() {
+    // The platform's clock runs 10 s ahead of the box's, and tokens live 4 s: the box still
+    // trusts its token when the platform already sees it expired.
+    let start = Timestamp::now();
+    let harness = Harness::start_with(
+        Arc::new(SimClock::frozen(start)),
+        SignedDuration::from_secs(10),
+        Some(SignedDuration::from_secs(4)),
+    )
+    .await;
+    let doctor = harness.doctor(2);
+    let ids = harness.seed(&doctor, 2);
+    let keystore = open_keystore(&doctor);
+    let client = harness.client(&keystore);
+
+    client
+        .get_full_message(&ids[0])
+        .await
+        .expect("first message");
+    assert_eq!(harness.simulator.sts.issued_tokens().len(), 1);
+
+    harness
+        .simulator
+        .clock
+        .advance(SignedDuration::from_secs(5));
+    let message = client
+        .get_full_message(&ids[1])
+        .await
+        .expect("message after renewal");
+    assert_eq!(message.message_id, ids[1]);
+    assert_eq!(harness.simulator.sts.issued_tokens().len(), 2);
+
+    let faults: Vec<Option<String>> = harness
+        .simulator
+        .log
+        .all()
+        .iter()
+        .filter(|record| record.operation.as_deref() == Some("getFullMessage"))
+        .map(|record| record.fault_code.clone())
+        .collect();
+    assert_eq!(faults, [None, Some("SOA-01001".to_owned()), None]);
+    harness.simulator.shutdown().await;
+}
+
+#[tokio::test]
 async fn token_renewed_past_half_lifetime() {
     let start = Timestamp::now();
     let harness = Harness::start_with_clock(Arc::new(SimClock::frozen(start))).await;
@@ -608,7 +664,7 @@ impl SoapTransport for ChallengingTransport<'_> {
         envelope: String,
     ) -> Result<SoapReply, TransportError> {
         if action == ACTION_ISSUE {
-            *self.saved_issue.lock().unwrap() = Some(envelope);
+            *self.saved_issue.lock().expect("saved issue lock") = Some(envelope);
             let body = format!(
                 "<wst:RequestSecurityTokenResponse xmlns:wst=\"http://docs.oasis-open.org/ws-sx/ws-trust/200512\" \
                  Context=\"{CHALLENGE_CONTEXT}\"><wst:SignChallenge><wst:Challenge>{CHALLENGE_TEXT}</wst:Challenge>\
@@ -620,11 +676,11 @@ impl SoapTransport for ChallengingTransport<'_> {
             });
         }
         if action == ACTION_CHALLENGE {
-            self.answers.lock().unwrap().push(envelope);
+            self.answers.lock().expect("answers lock").push(envelope);
             let issue = self
                 .saved_issue
                 .lock()
-                .unwrap()
+                .expect("saved issue lock")
                 .take()
                 .expect("an Issue request before the answer");
             return self.inner.post(url, ACTION_ISSUE, issue).await;

@@ -3,10 +3,10 @@
 //! Sealed messages arrive in BER: indefinite lengths and OCTET STRINGs split into chunks, as
 //! written by streaming encoders (OpenSSL `cms -stream`, BouncyCastle). The `der` crate reads
 //! DER, and its BER mode reassembles only one level of indefinite-length chunks and copies every
-//! `Any` it meets. This reader walks the encoding in place: it borrows every element from the
-//! input, copies a string only when it was split into chunks, and converts small elements
-//! (certificates, signer and recipient infos) to DER so the `cms` and `x509-cert` types can
-//! decode them.
+//! `Any` it meets. This reader walks the encoding in place and borrows every element from the
+//! input. It copies a string only when the string was split into chunks. Small elements
+//! (certificates, signer and recipient infos) are converted to DER, so that the `cms` and
+//! `x509-cert` types can decode them.
 
 use std::borrow::Cow;
 
@@ -57,7 +57,7 @@ impl Tag {
         }
     }
 
-    /// A context-specific tag `[number]`, constructed or primitive.
+    /// Returns the context-specific tag `[number]`, constructed or primitive.
     pub(crate) const fn context(number: u32, constructed: bool) -> Tag {
         Tag {
             class: CLASS_CONTEXT,
@@ -160,12 +160,12 @@ impl<'a> Tlv<'a> {
         self.tag
     }
 
-    /// The whole encoding, header and end-of-contents octets included.
+    /// Returns the whole encoding, header and end-of-contents octets included.
     pub(crate) fn raw(&self) -> &'a [u8] {
         self.raw
     }
 
-    /// The contents octets (without the end-of-contents octets of an indefinite length).
+    /// Returns the contents octets, without the end-of-contents octets of an indefinite length.
     pub(crate) fn contents(&self) -> &'a [u8] {
         let end = if self.indefinite {
             self.raw.len() - 2

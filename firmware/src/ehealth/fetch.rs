@@ -124,7 +124,7 @@ pub struct FetchSummary {
 /// Runs `practicebox fetch` on a new tokio runtime and prints the report on stdout.
 pub fn run_fetch(args: &FetchArgs) -> anyhow::Result<()> {
     if !args.once {
-        anyhow::bail!("only `fetch --once` exists; the continuous fetch runs in `practicebox run`");
+        anyhow::bail!("fetch makes one pass only; add --once");
     }
     let config = FetchConfig::load(&args.config)?;
     let endpoints = config

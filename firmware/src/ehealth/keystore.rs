@@ -1,6 +1,6 @@
 //! The doctor's eHealth keystore: a password-protected PKCS#12 file issued by eHealth.
 //!
-//! It holds the `authentication` key with its certificate and CA chain (WS-Security signer,
+//! It contains the `authentication` key with its certificate and CA chain (WS-Security signer,
 //! SAML holder-of-key, signer of sealed messages), and one encryption key per encryption token
 //! (ETK), each under the decimal serial number of its encryption certificate. Files come in
 //! the legacy layout of Java keystores (3DES keys, RC2-40 certificates, SHA-1 MAC) and in the
@@ -20,7 +20,7 @@ use x509_cert::Certificate;
 use zeroize::Zeroizing;
 
 use super::{
-    ber::{Tag, Tlv},
+    ber::{BerError, Tag, Tlv},
     certificate::{StoredCertificate, holder_name},
     signature::{self, SignatureError},
 };
@@ -34,8 +34,8 @@ const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10
 /// Longest CA chain followed when validating, a guard against loops.
 const MAX_CHAIN_LENGTH: usize = 8;
 
-/// A keystore failure. Every message names the file (or alias) and says what to do; none
-/// contains the password.
+/// A keystore failure. Every message names the file (or alias) and the fix, and none contains
+/// the password.
 #[derive(Debug, thiserror::Error)]
 pub enum KeystoreError {
     #[error("cannot read keystore '{file}': {source}; check the path and that the box may read it")]
@@ -48,7 +48,7 @@ pub enum KeystoreError {
     )]
     NotPkcs12 { file: String, detail: String },
     #[error(
-        "wrong password for keystore '{file}'; check the password (it is case-sensitive) and enter it again"
+        "wrong password for keystore '{file}'; check the password (it is case-sensitive) and enter it again, and if it is right, the file is damaged: copy it again"
     )]
     WrongPassword { file: String },
     #[error(
@@ -152,7 +152,7 @@ pub struct EncryptionKey {
 }
 
 impl EncryptionKey {
-    /// The alias in the keystore, normally the certificate's decimal serial number.
+    /// Returns the alias in the keystore, normally the certificate's decimal serial number.
     pub fn alias(&self) -> &str {
         &self.alias
     }
@@ -166,7 +166,7 @@ impl EncryptionKey {
     }
 }
 
-/// What the box shows and stores about the keystore's authentication certificate.
+/// Facts about the keystore's authentication certificate that the box shows and stores.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertificateFacts {
     /// The INSZ (SSIN) from `SSIN=` in the CN or an OU, absent in organisation certificates.
@@ -211,8 +211,8 @@ impl EhealthKeystore {
         password: &Zeroizing<String>,
     ) -> Result<Self, KeystoreError> {
         check_pfx_structure(file, bytes)?;
-        // NOTE: p12-keystore keeps the decrypted PKCS#8 keys and a copy of the password in
-        // buffers that it does not zeroize; they are freed when `archive` goes out of scope.
+        // NOTE: p12-keystore does not zeroize its decrypted PKCS#8 keys or its copy of the
+        // password. They are freed, not wiped, when `archive` goes out of scope.
         let archive = Pkcs12Archive::from_pkcs12(bytes, password.as_str())
             .map_err(|error| map_pkcs12_error(file, error))?;
 
@@ -252,7 +252,7 @@ impl EhealthKeystore {
         })
     }
 
-    /// The name of the keystore file, as given when it was opened.
+    /// Returns the name of the keystore file, as given when it was opened.
     pub fn file(&self) -> &str {
         &self.file
     }
@@ -310,16 +310,26 @@ impl EhealthKeystore {
     }
 }
 
-/// Checks the outer PFX structure, so that a file that is not PKCS#12 at all is told apart
+/// Checks the outer PFX structure, so that a file that is not PKCS#12 at all is distinguished
 /// from a PKCS#12 file with a wrong password.
 fn check_pfx_structure(file: &str, bytes: &[u8]) -> Result<(), KeystoreError> {
     let not_pkcs12 = |detail: String| KeystoreError::NotPkcs12 {
         file: file.to_owned(),
         detail,
     };
-    let pfx = Tlv::parse_exact(bytes)
-        .and_then(|tlv| tlv.expect(Tag::SEQUENCE, "a PFX SEQUENCE"))
-        .map_err(|error| not_pkcs12(error.to_string()))?;
+    let pfx = match Tlv::parse_exact(bytes) {
+        Ok(pfx) => pfx
+            .expect(Tag::SEQUENCE, "a PFX SEQUENCE")
+            .map_err(|error| not_pkcs12(error.to_string()))?,
+        // A file that starts like a PFX but ends early is a damaged keystore.
+        Err(error @ BerError::Truncated { .. }) if bytes.first() == Some(&0x30) => {
+            return Err(KeystoreError::Damaged {
+                file: file.to_owned(),
+                detail: format!("the file is truncated: {error}"),
+            });
+        }
+        Err(error) => return Err(not_pkcs12(error.to_string())),
+    };
     let mut fields = pfx.children();
     let version = fields
         .required("the PFX version")
@@ -404,6 +414,8 @@ fn read_authentication_key(
         }
     };
     let certificate = certificate_for(file, archive, bag, alias)?;
+    // NOTE: only an RSA key is checked against its certificate; an EC key is kept unchecked
+    // until a signer parses it.
     if let PrivateKey::Rsa(rsa_key) = &key {
         check_rsa_key_matches(file, alias, rsa_key, &certificate)?;
     }

@@ -1,9 +1,11 @@
 //! Digests and public-key signature verification, shared by CMS signer infos and X.509
-//! certificates: RSASSA-PSS, RSA PKCS#1 v1.5 with SHA-1 or SHA-2.
+//! certificates: RSASSA-PSS, RSA PKCS#1 v1.5 with SHA-1 or SHA-2, and ECDSA on P-256 and
+//! P-384.
 //!
 //! Verification works on a precomputed digest, so a 10 MB message is hashed once.
 
 use der::{Decode, Encode, asn1::ObjectIdentifier};
+use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use rsa::{Pkcs1v15Sign, pkcs1::RsaPssParams, pkcs8::DecodePublicKey, pss::Pss};
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha384, Sha512};
@@ -21,6 +23,13 @@ const SHA384_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.
 const SHA512_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13");
 const RSASSA_PSS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
 const MGF1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.8");
+const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const ECDSA_WITH_SHA1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.1");
+const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
+const ECDSA_WITH_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
+const ECDSA_WITH_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.4");
+const CURVE_P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+const CURVE_P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
 
 /// A digest algorithm used in CMS and X.509 signatures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,12 +83,16 @@ pub enum SignatureAlgorithm {
         digest: DigestAlgorithm,
         salt_length: usize,
     },
+    /// ECDSA with the signature DER-encoded as `Ecdsa-Sig-Value`.
+    Ecdsa { digest: DigestAlgorithm },
 }
 
 impl SignatureAlgorithm {
     pub fn digest(self) -> DigestAlgorithm {
         match self {
-            Self::RsaPkcs1v15 { digest } | Self::RsaPss { digest, .. } => digest,
+            Self::RsaPkcs1v15 { digest } | Self::RsaPss { digest, .. } | Self::Ecdsa { digest } => {
+                digest
+            }
         }
     }
 }
@@ -92,11 +105,12 @@ impl std::fmt::Display for SignatureAlgorithm {
                 digest,
                 salt_length,
             } => write!(f, "RSASSA-PSS with {digest}, salt {salt_length} bytes"),
+            Self::Ecdsa { digest } => write!(f, "ECDSA with {digest}"),
         }
     }
 }
 
-/// Why a signature could not be checked or did not verify.
+/// Failure to check or verify a signature.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
     #[error("unsupported {purpose} algorithm {oid}")]
@@ -136,6 +150,8 @@ pub(crate) fn cms_signature_algorithm(
     let digest = digest_algorithm(digest)?;
     let algorithm = match signature.oid {
         RSA_ENCRYPTION => SignatureAlgorithm::RsaPkcs1v15 { digest },
+        // Some encoders name the key type instead of ecdsa-with-SHA*.
+        EC_PUBLIC_KEY => SignatureAlgorithm::Ecdsa { digest },
         _ => x509_signature_algorithm(signature)?,
     };
     if algorithm.digest() != digest {
@@ -153,13 +169,17 @@ pub(crate) fn x509_signature_algorithm(
     signature: &AlgorithmIdentifierOwned,
 ) -> Result<SignatureAlgorithm, SignatureError> {
     let pkcs1 = |digest| Ok(SignatureAlgorithm::RsaPkcs1v15 { digest });
+    let ecdsa = |digest| Ok(SignatureAlgorithm::Ecdsa { digest });
     match signature.oid {
         SHA1_WITH_RSA => pkcs1(DigestAlgorithm::Sha1),
         SHA256_WITH_RSA => pkcs1(DigestAlgorithm::Sha256),
         SHA384_WITH_RSA => pkcs1(DigestAlgorithm::Sha384),
         SHA512_WITH_RSA => pkcs1(DigestAlgorithm::Sha512),
         RSASSA_PSS => pss_algorithm(signature),
-        // TODO: ECDSA (ecdsa-with-SHA256/384 on P-256/P-384) for senders with EC keys.
+        ECDSA_WITH_SHA1 => ecdsa(DigestAlgorithm::Sha1),
+        ECDSA_WITH_SHA256 => ecdsa(DigestAlgorithm::Sha256),
+        ECDSA_WITH_SHA384 => ecdsa(DigestAlgorithm::Sha384),
+        ECDSA_WITH_SHA512 => ecdsa(DigestAlgorithm::Sha512),
         oid => Err(SignatureError::UnsupportedAlgorithm {
             purpose: "signature",
             oid,
@@ -221,9 +241,20 @@ pub(crate) fn verify_digest(
     let encoded = key_info
         .to_der()
         .map_err(|error| SignatureError::InvalidPublicKey(error.to_string()))?;
-    let public_key = rsa::PublicKey::from_public_key_der(&encoded)
-        .map_err(|error| SignatureError::InvalidPublicKey(error.to_string()))?;
+    match algorithm {
+        SignatureAlgorithm::Ecdsa { .. } => verify_ecdsa(key_info, &encoded, digest, signature),
+        _ => verify_rsa(&encoded, algorithm, digest, signature),
+    }
+}
 
+fn verify_rsa(
+    encoded_key: &[u8],
+    algorithm: SignatureAlgorithm,
+    digest: &[u8],
+    signature: &[u8],
+) -> Result<(), SignatureError> {
+    let public_key = rsa::PublicKey::from_public_key_der(encoded_key)
+        .map_err(|error| SignatureError::InvalidPublicKey(error.to_string()))?;
     let result = match algorithm {
         SignatureAlgorithm::RsaPkcs1v15 { digest: hash } => {
             public_key.verify(pkcs1v15_scheme(hash), digest, signature)
@@ -245,8 +276,54 @@ pub(crate) fn verify_digest(
                 public_key.verify(Pss::<Sha512>::new_with_salt(salt_length), digest, signature)
             }
         },
+        SignatureAlgorithm::Ecdsa { .. } => return Err(SignatureError::Mismatch),
     };
     result.map_err(|_| SignatureError::Mismatch)
+}
+
+/// Verifies an ECDSA signature on the curve named in the key's parameters.
+fn verify_ecdsa(
+    key_info: &SubjectPublicKeyInfoOwned,
+    encoded_key: &[u8],
+    digest: &[u8],
+    signature: &[u8],
+) -> Result<(), SignatureError> {
+    let invalid_key = |error: String| SignatureError::InvalidPublicKey(error);
+    if key_info.algorithm.oid != EC_PUBLIC_KEY {
+        return Err(invalid_key(format!(
+            "an ECDSA signature needs an EC key, the certificate has a {} key",
+            key_info.algorithm.oid
+        )));
+    }
+    let curve = key_info
+        .algorithm
+        .parameters
+        .as_ref()
+        .and_then(|parameters| parameters.decode_as::<ObjectIdentifier>().ok())
+        .ok_or_else(|| invalid_key("the EC key does not name its curve".to_owned()))?;
+    let verified = match curve {
+        CURVE_P256 => {
+            let key = p256::ecdsa::VerifyingKey::from_public_key_der(encoded_key)
+                .map_err(|error| invalid_key(error.to_string()))?;
+            let signature = p256::ecdsa::Signature::from_der(signature)
+                .map_err(|_| SignatureError::Mismatch)?;
+            key.verify_prehash(digest, &signature)
+        }
+        CURVE_P384 => {
+            let key = p384::ecdsa::VerifyingKey::from_public_key_der(encoded_key)
+                .map_err(|error| invalid_key(error.to_string()))?;
+            let signature = p384::ecdsa::Signature::from_der(signature)
+                .map_err(|_| SignatureError::Mismatch)?;
+            key.verify_prehash(digest, &signature)
+        }
+        oid => {
+            return Err(SignatureError::UnsupportedAlgorithm {
+                purpose: "elliptic curve",
+                oid,
+            });
+        }
+    };
+    verified.map_err(|_| SignatureError::Mismatch)
 }
 
 fn pkcs1v15_scheme(digest: DigestAlgorithm) -> Pkcs1v15Sign {

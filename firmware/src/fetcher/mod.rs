@@ -9,7 +9,7 @@
 //!    share ([`Share::deliver`]) and record the delivery ([`Store::mark_delivered`]).
 //!    ACKNOWLEDGMENT, ERROR and NEWS messages are recorded as delivered with no file: they carry
 //!    a status for the sender or a notice, not a document for the medical record software.
-//! 3. Only then, if the principal's policy says so, move the delivered messages to BININBOX in
+//! 3. Only then, if the principal's move-to-bin policy is on, move the delivered messages to BININBOX in
 //!    batches of at most 100 ([`Store::mark_moved_to_bin`]).
 //!
 //! # Crash safety
@@ -84,11 +84,11 @@ pub enum FetchError {
     Task(String),
 }
 
-/// What a [`FetchError`] means for the people at the practice.
+/// The meaning of a [`FetchError`] for the people at the practice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProblemKind {
-    /// The platform cannot be reached or answers with a temporary failure.
+    /// The platform cannot be reached or returns a temporary failure.
     Unreachable,
     /// The platform rejected the token or the request signature.
     Authentication,
@@ -160,12 +160,12 @@ pub struct FetchContext<T> {
     pub store: StoreHandle,
     pub share: Arc<Share>,
     pub credentials: Arc<dyn Credentials>,
-    /// Where the raw envelopes of held messages go: `<held_dir>/<INSZ>/<MessageId>.xml`.
+    /// The folder of the raw envelopes of held messages: `<held_dir>/<INSZ>/<MessageId>.xml`.
     pub held_dir: PathBuf,
     pub options: FetchOptions,
 }
 
-/// What a fetch run did.
+/// The counts of one fetch run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunReport {
     pub run: Option<RunId>,
@@ -260,7 +260,7 @@ pub async fn fetch_principal_until<T: SoapTransport>(
     }
 }
 
-/// What became of one listed message.
+/// The outcome of one listed message.
 enum Handled {
     Delivered,
     RecordedWithoutFile,
@@ -483,7 +483,7 @@ impl<T: SoapTransport> Run<'_, T> {
         fetched
     }
 
-    /// The facts of a message as listed, for a message that cannot be downloaded.
+    /// Builds the facts of a message from its listing, for a message that cannot be downloaded.
     fn summary_facts(&self, summary: &MessageSummary) -> FetchedMessage {
         FetchedMessage {
             principal: self.principal.id,
@@ -616,7 +616,7 @@ impl<T: SoapTransport> Run<'_, T> {
         }
     }
 
-    /// Moves every delivered message of the principal to BININBOX, if its policy says so.
+    /// Moves every delivered message of the principal to BININBOX when its move-to-bin policy is on.
     async fn move_delivered<U: SoapTransport>(
         &self,
         client: &EhboxClient<'_, U>,

@@ -1,7 +1,7 @@
 //! Continuous fetching of every active principal: one tokio task per principal.
 //!
-//! The supervisor asks the [`PrincipalSource`] which principals may be fetched now (the main
-//! doctor, and every mandator with a valid, unrevoked mandate). It does so at start, every
+//! The supervisor reads from the [`PrincipalSource`] the principals that may be fetched now: the
+//! main doctor, and every mandator with a valid, unrevoked mandate. It does so at start, every
 //! [`SchedulerConfig::reevaluate_every`], at the moment the first mandate ends, and at once when
 //! [`SchedulerHandle::principals_changed`] is called. A principal that appears gets a task and is
 //! fetched at once; a principal that is no longer active has its task stopped at once (after the
@@ -49,7 +49,7 @@ pub struct SchedulerConfig {
     pub jitter: f64,
     /// The pause after the first failed run.
     pub backoff_initial: Duration,
-    /// The longest pause after failed runs.
+    /// The maximum pause after failed runs.
     pub backoff_max: Duration,
     /// How often the list of active principals is read again.
     pub reevaluate_every: Duration,
@@ -68,7 +68,7 @@ impl Default for SchedulerConfig {
 }
 
 impl SchedulerConfig {
-    /// The pause after `failures` failed runs in a row (1 for the first).
+    /// Returns the pause after `failures` failed runs in a row (1 for the first).
     pub fn backoff(&self, failures: u32) -> Duration {
         let factor = 2u32.saturating_pow(failures.saturating_sub(1));
         self.backoff_initial
@@ -76,7 +76,7 @@ impl SchedulerConfig {
             .min(self.backoff_max)
     }
 
-    /// The pause after a successful run, with `unit` drawn uniformly from -1.0 to 1.0.
+    /// Returns the pause after a successful run, with `unit` drawn uniformly from -1.0 to 1.0.
     pub fn jittered_interval(&self, unit: f64) -> Duration {
         let factor = 1.0 + self.jitter.clamp(0.0, 1.0) * unit.clamp(-1.0, 1.0);
         self.interval.mul_f64(factor)
@@ -93,7 +93,7 @@ pub struct ActivePrincipal {
     pub certificate_ends: Option<Timestamp>,
 }
 
-/// Which principals may be fetched at a given time.
+/// A source of the principals that may be fetched at a given time.
 pub trait PrincipalSource: Send + Sync + 'static {
     /// Lists the active principals at `now`. Blocks: the scheduler calls it on the blocking pool.
     fn active(&self, now: Timestamp) -> Result<Vec<ActivePrincipal>, StoreError>;
@@ -169,7 +169,7 @@ impl<T: SoapTransport + 'static> FetchJob for FetchContext<T> {
 /// The random source of the jitter.
 pub type JitterRng = Box<dyn rand::Rng + Send>;
 
-/// What the handle asks of the supervisor.
+/// A request from the handle to the supervisor.
 #[derive(Debug)]
 enum Command {
     FetchNow(Option<PrincipalId>),
@@ -235,7 +235,7 @@ impl Scheduler {
     }
 }
 
-/// What the supervisor and the principal tasks share.
+/// The state shared by the supervisor and the principal tasks.
 struct Shared {
     config: SchedulerConfig,
     job: Arc<dyn FetchJob>,
@@ -497,7 +497,7 @@ fn display_name(principal: &Principal) -> String {
     format!("Dr {} {}", principal.given_names, principal.family_name)
 }
 
-/// The time from `now` to `end`, zero when `end` has passed.
+/// Returns the time from `now` to `end`, zero when `end` has passed.
 fn until(now: Timestamp, end: Timestamp) -> Duration {
     Duration::try_from(end.duration_since(now)).unwrap_or(Duration::ZERO)
 }

@@ -146,7 +146,15 @@ pub fn status_lines(config: &ServiceConfig) -> anyhow::Result<Vec<String>> {
         return Ok(lines);
     }
 
-    let store = Store::open(&config.store_path())?;
+    let store_path = config.store_path();
+    if !store_path.is_file() {
+        anyhow::bail!(
+            "no status file {} and no store {}; start `practicebox run` with this configuration first",
+            config.status_file.display(),
+            store_path.display()
+        );
+    }
+    let store = Store::open(&store_path)?;
     let mut lines =
         vec!["the service has not written a status file; last runs from the store:".to_owned()];
     for principal in store.principals()? {
@@ -163,6 +171,9 @@ pub fn status_lines(config: &ServiceConfig) -> anyhow::Result<Vec<String>> {
             None => format!("{name}: not fetched yet"),
         };
         lines.push(line);
+    }
+    if lines.len() == 1 {
+        lines.push("no principal in the store yet".to_owned());
     }
     Ok(lines)
 }

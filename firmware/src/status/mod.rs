@@ -27,7 +27,7 @@ pub use snapshot::{Led, PrincipalStatus, StatusSnapshot};
 /// Events kept for a slow consumer before it starts missing some.
 pub const CHANNEL_CAPACITY: usize = 256;
 
-/// What ends soon.
+/// The kind of end that needs attention soon.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Attention {
@@ -84,7 +84,7 @@ pub enum StatusEvent {
 }
 
 impl StatusEvent {
-    /// The principal the event is about.
+    /// Returns the principal the event is about.
     pub fn principal(&self) -> PrincipalId {
         match self {
             Self::PrincipalAdded { principal, .. }
@@ -97,8 +97,8 @@ impl StatusEvent {
     }
 }
 
-/// The sending side of the status channel. Sending never blocks and never fails: with no
-/// consumer, events are dropped.
+/// The sending side of the status channel. Sending does not block, and with no subscribed
+/// consumer the event is dropped.
 #[derive(Debug, Clone)]
 pub struct StatusSender {
     sender: broadcast::Sender<StatusEvent>,
@@ -112,7 +112,7 @@ impl StatusSender {
 
     /// Publishes an event to every current subscriber.
     pub fn send(&self, event: StatusEvent) {
-        // An error only means that nobody listens right now.
+        // An error only means that no receiver is subscribed right now.
         let _ = self.sender.send(event);
     }
 

@@ -57,7 +57,7 @@ pub struct PrincipalStatus {
     pub held: u32,
     pub last_success: Option<Timestamp>,
     pub problem: Option<CurrentProblem>,
-    /// What ends soon, and when.
+    /// The ends that need attention soon, with their dates.
     pub attention: BTreeMap<String, Timestamp>,
 }
 
@@ -68,8 +68,8 @@ pub struct StatusSnapshot {
     /// The IANA name of the time zone the lines are written in.
     pub time_zone: String,
     pub principals: Vec<PrincipalStatus>,
-    /// When every box began failing because the platform cannot be reached; `None` while the
-    /// platform answers.
+    /// When every box began failing because the platform cannot be reached. `None` while the
+    /// platform responds.
     pub unreachable_since: Option<Timestamp>,
     pub led: Led,
 }
@@ -156,7 +156,7 @@ impl StatusSnapshot {
         self.led = derive_led(self, now);
     }
 
-    /// One line per principal: who, new today, last fetch, problem.
+    /// Returns one line per principal: who, new today, last fetch, problem.
     pub fn lines(&self, now: Timestamp) -> Vec<String> {
         let zone = self.zone();
         let mut lines: Vec<String> = self
@@ -213,8 +213,8 @@ fn attention_name(what: Attention) -> &'static str {
 }
 
 /// The platform counts as unreachable when every box fails with a transport or temporary
-/// platform error; it is then unreachable since the latest of their failure starts, the moment
-/// the last box gave up.
+/// platform error. It is unreachable since the latest start of those failures, because that is
+/// when the last box gave up.
 fn unreachable_since(principals: &[PrincipalStatus]) -> Option<Timestamp> {
     if principals.is_empty() {
         return None;

@@ -36,7 +36,7 @@ pub enum StatusFileError {
     Write { path: PathBuf, detail: String },
 }
 
-/// Where the consumer task sends its results.
+/// The outputs of the consumer task.
 #[derive(Debug)]
 pub struct StatusOutputs {
     /// The JSON file rewritten on every change, if any.

@@ -33,7 +33,7 @@ pub(super) struct SignedLayer<'a> {
     pub content_type: ObjectIdentifier,
     /// eContent, borrowed from the input unless it was sent in chunks.
     pub content: Cow<'a, [u8]>,
-    /// Where `content` lies in the input when it is borrowed.
+    /// Position of `content` in the input, when it is borrowed.
     pub content_range: Option<Range<usize>>,
     pub certificates: Vec<StoredCertificate>,
     pub signers: Vec<SignerInfo>,
@@ -49,7 +49,8 @@ pub(super) struct SignerInfo {
     pub signature: Vec<u8>,
 }
 
-/// How a signer info names its certificate.
+/// Signer identifier: the certificate's issuer and serial number, or its subject key
+/// identifier.
 #[derive(Debug)]
 pub(super) enum SignerId {
     IssuerAndSerialNumber(IssuerAndSerialNumber),
@@ -100,7 +101,7 @@ pub(super) struct EnvelopedLayer<'a> {
     pub recipients: Vec<Recipient>,
     pub content_algorithm: AlgorithmIdentifierOwned,
     pub encrypted_content: Cow<'a, [u8]>,
-    /// Where `encrypted_content` lies in the input when it is borrowed.
+    /// Position of `encrypted_content` in the input, when it is borrowed.
     pub encrypted_range: Option<Range<usize>>,
 }
 
@@ -205,6 +206,16 @@ fn read_content_info<'a>(
     expected: ObjectIdentifier,
     name: &'static str,
 ) -> Result<Tlv<'a>, BerError> {
+    // Report data that is not CMS at all as such, rather than as a length that overruns.
+    match encoded.first() {
+        Some(0x30) => {}
+        Some(first) => {
+            return Err(BerError::Invalid(format!(
+                "expected a ContentInfo holding {name}, found data starting with byte 0x{first:02x}"
+            )));
+        }
+        None => return Err(BerError::Invalid(format!("expected {name}, found no data"))),
+    }
     let info = Tlv::parse_exact(encoded)?.expect(Tag::SEQUENCE, "a ContentInfo SEQUENCE")?;
     let mut fields = info.children();
     let content_type = read_oid(fields.required("the content type")?)?;
@@ -225,7 +236,8 @@ fn read_oid(tlv: Tlv<'_>) -> Result<ObjectIdentifier, BerError> {
         .map_err(|error| BerError::Invalid(format!("invalid OBJECT IDENTIFIER: {error}")))
 }
 
-/// The position of a primitive string's contents in the input; `None` for a chunked one.
+/// Returns the position of a primitive string's contents in the input, or `None` for a
+/// chunked string.
 fn primitive_range(tlv: &Tlv<'_>) -> Option<Range<usize>> {
     (!tlv.tag().is_constructed()).then(|| tlv.contents_range())
 }

@@ -1,19 +1,19 @@
 //! Unsealing received eHealth messages: the "triple wrap" of end-to-end encryption.
 //!
-//! A sealed message is a ContentInfo SignedData (outer, authenticates the sender, signer
-//! certificate embedded) whose eContent is a ContentInfo EnvelopedData (one key transport
-//! recipient per encryption certificate, AES-CBC content) whose plaintext is a ContentInfo
-//! SignedData (inner, the sender's signature over the payload). Senders write BER with
-//! indefinite lengths and chunked OCTET STRINGs, sign with RSASSA-PSS, RSA PKCS#1 v1.5 or,
-//! in old messages, SHA-1, and may omit signed attributes.
+//! A sealed message is a ContentInfo with an outer SignedData, which authenticates the sender
+//! and embeds the signer certificate. Its eContent is a ContentInfo with an EnvelopedData: one
+//! key transport recipient per encryption certificate, and AES-CBC content. The plaintext is
+//! a ContentInfo with the inner SignedData, the sender's signature over the payload. Senders write BER with
+//! indefinite lengths and chunked OCTET STRINGs, sign with RSASSA-PSS, RSA PKCS#1 v1.5 or
+//! ECDSA (SHA-1 in old messages), and may omit signed attributes.
 //!
 //! [`unseal`] verifies the outer signature, decrypts with whichever encryption key of the
 //! keystore the message is addressed to, verifies the inner signature against the sender's
 //! certificate and returns the payload. Each failure is its own [`UnsealError`] variant that
 //! names the [`Layer`]; the caller keeps the raw message and flags it.
 //!
-//! Not done here: certificate chain and revocation checks of the sender (the caller decides
-//! its policy), and ECDSA signatures.
+//! Not done here: certificate chain and revocation checks of the sender's certificate, whose
+//! policy the caller decides.
 
 mod cms;
 pub mod command;
@@ -50,7 +50,7 @@ impl fmt::Display for Layer {
     }
 }
 
-/// What unsealing accepts beyond the defaults of current senders.
+/// Acceptance options of [`unseal`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnsealPolicy {
     /// Accept SHA-1 digests, which messages sealed around 2014 use.
@@ -95,7 +95,7 @@ impl From<&StoredCertificate> for SenderCertificate {
     }
 }
 
-/// Who made a verified signature, relative to the outer signer.
+/// Relation of a verified signature's signer to the outer signer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SignerRelation {
     /// The sender: the certificate that made the outer signature.
@@ -182,7 +182,7 @@ impl fmt::Display for RecipientId {
     }
 }
 
-/// Why a sealed message could not be opened. The caller keeps the raw message in every case.
+/// Failure to open a sealed message. The caller keeps the raw message in every case.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UnsealError {
     #[error(
@@ -241,7 +241,7 @@ pub enum UnsealError {
 }
 
 impl UnsealError {
-    /// The layer the failure happened in.
+    /// Returns the layer the failure happened in.
     pub fn layer(&self) -> Layer {
         match self {
             Self::Truncated { layer, .. }

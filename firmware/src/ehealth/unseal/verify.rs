@@ -1,7 +1,7 @@
 //! Verifying the signer infos of the outer and inner SignedData of a sealed message.
 //!
-//! With signed attributes, the messageDigest attribute must equal the content's digest and
-//! the signature covers the DER SET OF the attributes; without them, the signature covers the
+//! With signed attributes, the messageDigest attribute must equal the content's digest, and
+//! the signature covers the DER SET OF the attributes. Without them, the signature covers the
 //! content's digest. The content is hashed once per digest algorithm.
 
 use der::asn1::ObjectIdentifier;
@@ -131,28 +131,28 @@ fn inner_signer_certificate<'c>(
 }
 
 fn verify_signer(
-    layer: &SignedLayer<'_>,
+    signed: &SignedLayer<'_>,
     signer: &SignerInfo,
     certificate: &StoredCertificate,
     relation: SignerRelation,
     policy: &UnsealPolicy,
-    which: Layer,
+    layer: Layer,
     cache: &mut DigestCache,
 ) -> Result<SignatureStatus, UnsealError> {
     let bad_signature = |reason: String| UnsealError::BadSignature {
-        layer: which,
+        layer,
         signer: certificate.subject(),
         reason,
     };
     let algorithm =
         signature::cms_signature_algorithm(&signer.digest_algorithm, &signer.signature_algorithm)
-            .map_err(|error| signature_error(which, certificate, error))?;
+            .map_err(|error| signature_error(layer, certificate, error))?;
     let digest_algorithm = algorithm.digest();
     if digest_algorithm == DigestAlgorithm::Sha1 && !policy.allow_sha1 {
-        return Err(UnsealError::Sha1Rejected { layer: which });
+        return Err(UnsealError::Sha1Rejected { layer });
     }
 
-    let content_digest = cache.digest(digest_algorithm, &layer.content);
+    let content_digest = cache.digest(digest_algorithm, &signed.content);
     let signed_digest = match &signer.signed_attributes {
         None => content_digest.to_vec(),
         Some(attributes) => {
@@ -169,7 +169,7 @@ fn verify_signer(
                 }
                 Some(_) => {}
             }
-            check_content_type(attributes.content_type, layer.content_type)
+            check_content_type(attributes.content_type, signed.content_type)
                 .map_err(bad_signature)?;
             digest_algorithm.digest(&attributes.der)
         }
@@ -180,7 +180,7 @@ fn verify_signer(
         .tbs_certificate()
         .subject_public_key_info();
     signature::verify_digest(key_info, algorithm, &signed_digest, &signer.signature)
-        .map_err(|error| signature_error(which, certificate, error))?;
+        .map_err(|error| signature_error(layer, certificate, error))?;
 
     Ok(SignatureStatus {
         algorithm,

@@ -1,5 +1,5 @@
 //! Throughput and footprint of the service: 20 doctors with 100 sealed messages each in their
-//! eHealthBox, every platform call answered after 20 ms of simulated latency.
+//! eHealthBox, each platform call served after 20 ms of simulated latency.
 //!
 //! The benchmark process runs the platform simulator and starts itself a second time as the
 //! service (`service::run` from a configuration file, as `practicebox run` does), so that the
@@ -52,7 +52,7 @@ fn main() -> Result<()> {
     runtime.block_on(run_benchmark())
 }
 
-/// The service side: runs `service::run` and answers `measure` and `stop` lines on stdin.
+/// Runs `service::run` and serves the `measure` and `stop` commands read from stdin.
 fn run_service(config: &Path) -> Result<()> {
     let config = ServiceConfig::load(config)?;
     // The same runtime as `practicebox run`.
@@ -142,7 +142,7 @@ fn status_field(status: &str, name: &str) -> Result<u64> {
     Ok(value.parse()?)
 }
 
-/// The benchmark side: simulator, mail, service child, measurements.
+/// Runs the benchmark: simulator, mail, service process, measurements.
 async fn run_benchmark() -> Result<()> {
     let data = tempfile::tempdir()?;
     let share = tempfile::tempdir()?;

@@ -48,7 +48,7 @@ enum Command {
 
 fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
-    // The demo prints its own lines; the log adds errors only, unless RUST_LOG asks for more.
+    // The demo prints its own lines, so its log shows errors only unless RUST_LOG sets a level.
     let default_level = match &cli.command {
         #[cfg(feature = "demo")]
         Command::Demo(_) => "error",

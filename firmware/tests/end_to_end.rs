@@ -1,6 +1,6 @@
-//! The box end to end: the platform simulator with a practice of three doctors, 300 sealed
-//! messages of every kind, the real scheduler and fetcher, and the share served by a real smbd
-//! and read back with smbclient as the medical record software would.
+//! The box end to end. The platform simulator serves a practice of three doctors with 300
+//! sealed messages of every kind. The real scheduler and fetcher deliver them, and a real smbd
+//! serves the share, read back with smbclient as the medical record software would.
 //!
 //! Needs root and the samba, samba-common-bin and smbclient packages, like the other smbd tests.
 
@@ -79,7 +79,7 @@ async fn practice_mail_reaches_share_once() -> Result<()> {
     Ok(())
 }
 
-/// Checks that the generated mail holds every kind the box must handle.
+/// Checks that the generated mail contains every kind the box must handle.
 fn check_mix(planned: &[mail::PlannedMessage]) -> Result<()> {
     let count = |wanted: &dyn Fn(&mail::PlannedMessage) -> bool| {
         planned.iter().filter(|message| wanted(message)).count()
@@ -166,7 +166,7 @@ fn recipient<'a>(practice: &'a Practice, message: &DeliveredMessage) -> Result<&
         .with_context(|| format!("no practice doctor {}", message.planned.recipient))
 }
 
-/// The message sealed for another doctor is held, with a reason, and has no file.
+/// Checks that the message sealed for another doctor is held, with a reason, and has no file.
 fn check_held(
     practice: &Practice,
     held: &DeliveredMessage,
@@ -191,7 +191,8 @@ fn check_held(
     Ok(())
 }
 
-/// Every delivered message is in BININBOX exactly once, and only the held one stays in INBOX.
+/// Checks that every delivered message is in BININBOX exactly once, and that only the held
+/// one stays in INBOX.
 fn check_bins(practice: &Practice, delivered: &[DeliveredMessage]) -> Result<()> {
     let platform = practice
         .simulator
@@ -236,8 +237,9 @@ struct ExpectedFile {
     bytes: Vec<u8>,
 }
 
-/// The share holds exactly the documents and annexes (each with its sidecar), each file with the
-/// plaintext that was sealed, and nothing of acknowledgements, errors and news.
+/// Checks that the share contains exactly the documents and annexes, each with its sidecar, and
+/// nothing of acknowledgements, errors and news. Returns each file with the plaintext that was
+/// sealed.
 fn check_share_files(
     root: &Path,
     delivered: &[DeliveredMessage],

@@ -35,14 +35,14 @@ pub enum FetchingError {
     Transport(#[from] TransportError),
 }
 
-/// How the box fetches in the demo.
+/// The fetch settings of the demo.
 #[derive(Debug, Clone)]
 pub struct FetchSettings {
     /// The pause between two runs of one doctor's eHealthBox.
     pub interval: Duration,
     /// The folder the share serves, one sub-folder per doctor.
     pub share_root: PathBuf,
-    /// Where the raw envelopes of held messages go.
+    /// The folder of the raw envelopes of held messages.
     pub held_dir: PathBuf,
     /// The time zone of file names and of "new today".
     pub time_zone: TimeZone,
@@ -60,7 +60,7 @@ impl FetchSettings {
     }
 }
 
-/// The time zone of the practice: Europe/Brussels, or UTC where the zone database lacks it.
+/// Returns the practice's time zone: Europe/Brussels, or UTC where the zone database lacks it.
 pub fn belgian_time_zone() -> TimeZone {
     TimeZone::get("Europe/Brussels").unwrap_or(TimeZone::UTC)
 }
@@ -170,12 +170,6 @@ fn keystore_files(practice: &Practice) -> HashMap<String, KeystoreFiles> {
     practice
         .doctors
         .iter()
-        .map(|doctor| {
-            let files = KeystoreFiles {
-                keystore: doctor.credentials.keystore.clone(),
-                password_file: doctor.credentials.password_file.clone(),
-            };
-            (doctor.ssin().to_owned(), files)
-        })
+        .map(|doctor| (doctor.ssin().to_owned(), doctor.credentials.clone()))
         .collect()
 }

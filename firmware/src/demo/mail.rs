@@ -3,7 +3,8 @@
 //!
 //! Messages are generated and sealed up front, then delivered into the doctors' INBOX in waves,
 //! as labs and hospitals send during a working day. One extra document is sealed to a doctor
-//! outside the practice and delivered to a practice doctor: the box cannot open it and holds it.
+//! outside the practice and delivered to a practice doctor. The box cannot open it, so it keeps
+//! the message in the INBOX as held.
 
 use std::collections::HashMap;
 

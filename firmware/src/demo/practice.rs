@@ -1,6 +1,6 @@
-//! A group practice set up against the platform simulator: the test PKI, the simulator on
-//! 127.0.0.1, the doctors' keystores and password files in the data folder, and the store with
-//! one main doctor and colleagues who granted the main doctor a mandate.
+//! A group practice set up against the platform simulator. It consists of the test PKI, the
+//! simulator on 127.0.0.1 and the doctors' keystores and password files in the data folder. The
+//! store lists one main doctor and the colleagues who granted the main doctor a mandate.
 //!
 //! The demo, the end-to-end test and the throughput benchmark all start from a [`Practice`].
 
@@ -8,7 +8,6 @@ use std::fs;
 use std::io::Write as _;
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use ehealth_sim::pki::{self, Doctor, DoctorSpec, KeystoreOptions, PkiError, TestPki};
 use ehealth_sim::server::{RunningSimulator, ServerError, SimConfig, Simulator};
@@ -17,6 +16,7 @@ use jiff::civil::date;
 
 use crate::delivery::names::doctor_folder_name;
 use crate::ehealth::endpoints::{Endpoints, EndpointsError};
+use crate::fetcher::credentials::KeystoreFiles;
 use crate::store::{NewMandate, NewPrincipal, PrincipalId, Role, Store, StoreError, StoreHandle};
 
 /// The actor written in the audit log for what the demo set up.
@@ -56,7 +56,7 @@ pub enum PracticeError {
 /// The largest practice [`doctor_specs`] can invent.
 pub const MAX_DOCTORS: usize = 60;
 
-/// What to set up.
+/// The settings of a practice.
 #[derive(Debug, Clone)]
 pub struct PracticeConfig {
     /// The seed of the PKI, the simulator and the mail.
@@ -69,14 +69,6 @@ pub struct PracticeConfig {
     pub keystore_options: KeystoreOptions,
 }
 
-/// The files of one doctor's eHealth credentials in the data folder.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CredentialFiles {
-    pub keystore: PathBuf,
-    /// A file with the keystore password and a line break, mode 0600.
-    pub password_file: PathBuf,
-}
-
 /// One doctor of the practice, as the simulator and the box both know them.
 #[derive(Debug, Clone)]
 pub struct PracticeDoctor {
@@ -86,7 +78,8 @@ pub struct PracticeDoctor {
     pub doctor: Doctor,
     /// The doctor's folder on the share, relative to the share root.
     pub share_folder: String,
-    pub credentials: CredentialFiles,
+    /// The keystore and its password file (mode 0600) in the data folder.
+    pub credentials: KeystoreFiles,
 }
 
 impl PracticeDoctor {
@@ -241,7 +234,7 @@ fn simulator_endpoints(
 }
 
 /// Writes a doctor's keystore under its own file name and its password file (mode 0600).
-fn write_credentials(data_dir: &Path, doctor: &Doctor) -> Result<CredentialFiles, PracticeError> {
+fn write_credentials(data_dir: &Path, doctor: &Doctor) -> Result<KeystoreFiles, PracticeError> {
     let folder = data_dir.join(KEYSTORE_FOLDER);
     let write_error = |path: &Path| {
         let path = path.to_owned();
@@ -264,7 +257,7 @@ fn write_credentials(data_dir: &Path, doctor: &Doctor) -> Result<CredentialFiles
         .map_err(write_error(&password_file))?;
     writeln!(file, "{}", doctor.keystore.password_file_text)
         .map_err(write_error(&password_file))?;
-    Ok(CredentialFiles {
+    Ok(KeystoreFiles {
         keystore,
         password_file,
     })
@@ -274,7 +267,7 @@ fn write_credentials(data_dir: &Path, doctor: &Doctor) -> Result<CredentialFiles
 /// the main doctor.
 fn register_doctors(
     store_path: &Path,
-    doctors: Vec<(Doctor, Role, CredentialFiles)>,
+    doctors: Vec<(Doctor, Role, KeystoreFiles)>,
 ) -> Result<(StoreHandle, Vec<PracticeDoctor>), PracticeError> {
     let mut store = Store::open(store_path)?;
     let now = Timestamp::now();
@@ -319,8 +312,8 @@ fn register_doctors(
 
 /// Makes `path` an empty folder owned by the demo.
 ///
-/// A folder that exists must be empty or carry the demo's marker file, which shows that an
-/// earlier demo made it; its contents are then removed. Anything else is left alone.
+/// A folder that exists must be empty or contain the demo's marker file, which an earlier demo
+/// wrote. The contents of such a folder are removed. Any other folder is left alone.
 pub fn prepare_demo_folder(path: &Path) -> Result<(), DemoFolderError> {
     let marker = path.join(DEMO_MARKER);
     let io_error = |source| DemoFolderError::Io {
@@ -365,6 +358,3 @@ pub enum DemoFolderError {
         source: std::io::Error,
     },
 }
-
-/// A shared handle to the doctors, for tasks that render events.
-pub type Doctors = Arc<Vec<PracticeDoctor>>;

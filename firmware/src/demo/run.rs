@@ -1,5 +1,6 @@
 //! `practicebox demo`: the arguments and the run from set-up to summary.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -12,6 +13,7 @@ use tokio::task::JoinHandle;
 use super::fetching::{FetchSettings, Fetching};
 use super::mail::{self, PlannedMessage};
 use super::practice::{self, Practice, PracticeConfig};
+use super::screen::Screen;
 use super::tracker::Tracker;
 use super::view::{self, DisplayView, ShareCount, TimeFormat};
 use crate::status::{StatusEvent, StatusSender};
@@ -53,6 +55,9 @@ pub struct DemoArgs {
     /// How many waves of mail to send, a few seconds apart
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=20))]
     pub waves: u64,
+    /// Folder to write each status screen into, as PNG (frame-0001.png, ...)
+    #[arg(long, value_name = "DIR")]
+    pub frames: Option<PathBuf>,
 }
 
 /// Runs the demo on a new tokio runtime.
@@ -65,6 +70,10 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     let data_dir = PathBuf::from(DEMO_DATA_DIR);
     practice::prepare_demo_folder(&data_dir)?;
     practice::prepare_demo_folder(&args.share)?;
+    if let Some(frames) = &args.frames {
+        std::fs::create_dir_all(frames)
+            .with_context(|| format!("cannot create the frames folder {}", frames.display()))?;
+    }
 
     println!("setting up: test certificates, platform simulator, practice store ...");
     let config = PracticeConfig {
@@ -108,10 +117,16 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         times.clone(),
     );
 
-    let watch = Watch {
+    let mut watch = Watch {
         practice: Arc::clone(&practice),
         tracker: Arc::clone(&tracker),
         times,
+        family_names: practice
+            .doctors
+            .iter()
+            .map(|doctor| (doctor.principal, doctor.doctor.spec.last_name.clone()))
+            .collect(),
+        display: DisplayPrinter::new(Screen::new(args.frames.clone())),
     };
     watch.until_stop(events, &fetching, args.duration).await;
 
@@ -121,7 +136,6 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     let _ = sender.await;
     fetching.stop().await;
     watch.settle_all().await;
-    drop(watch);
 
     let summary = {
         let tracker = tracker.lock().unwrap_or_else(PoisonError::into_inner);
@@ -140,6 +154,7 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     for line in summary {
         println!("{line}");
     }
+    watch.display.print_final(args.frames.as_deref());
 
     let practice =
         Arc::into_inner(practice).context("the practice is still in use after the demo stopped")?;
@@ -175,8 +190,8 @@ async fn prepare_mail(
     Ok(plan)
 }
 
-/// The pause between waves: [`WAVE_INTERVAL`], or less so that every wave goes out within the
-/// first half of `--duration`.
+/// Returns the pause between waves: [`WAVE_INTERVAL`], or less so that every wave goes out
+/// within the first half of `--duration`.
 fn wave_interval(args: &DemoArgs) -> Duration {
     match args.duration {
         Some(seconds) => {
@@ -226,35 +241,71 @@ fn spawn_waves(
 const DISPLAY_EVERY: Duration = Duration::from_secs(5);
 
 /// Prints the display when the LED changes at once, and other changes at most every
-/// [`DISPLAY_EVERY`], so that a busy wave does not print it after every doctor's run.
-#[derive(Debug, Default)]
+/// [`DISPLAY_EVERY`], so that a busy wave does not print it after every doctor's run. The
+/// status screen is drawn on every print, and shown as text when the LED changes.
+#[derive(Debug)]
 struct DisplayPrinter {
+    screen: Screen,
     shown: Option<DisplayView>,
     waiting: Option<DisplayView>,
 }
 
 impl DisplayPrinter {
+    fn new(screen: Screen) -> Self {
+        Self {
+            screen,
+            shown: None,
+            waiting: None,
+        }
+    }
+
     fn update(&mut self, view: DisplayView, time: &str) {
         if view.lines.is_empty() || self.shown.as_ref() == Some(&view) {
             self.waiting = None;
             return;
         }
-        let led_changed = self
-            .shown
-            .as_ref()
-            .is_none_or(|shown| shown.led != view.led);
         self.waiting = Some(view);
-        if led_changed {
+        if self.led_changed() {
             self.flush(time);
         }
     }
 
+    fn led_changed(&self) -> bool {
+        match (&self.shown, &self.waiting) {
+            (Some(shown), Some(waiting)) => shown.led != waiting.led,
+            (None, Some(_)) => true,
+            (_, None) => false,
+        }
+    }
+
     fn flush(&mut self, time: &str) {
-        if let Some(view) = self.waiting.take() {
-            for line in view::status_lines(time, &view) {
-                println!("{line}");
-            }
-            self.shown = Some(view);
+        let led_changed = self.led_changed();
+        let Some(view) = self.waiting.take() else {
+            return;
+        };
+        for line in view::status_lines(time, &view) {
+            println!("{line}");
+        }
+        if let Err(error) = self.screen.draw(&view.screen) {
+            tracing::error!(%error, "cannot draw the status screen");
+        }
+        if led_changed {
+            print!("{}", self.screen.ascii());
+        }
+        self.shown = Some(view);
+    }
+
+    /// Prints the last screen, and where the frames went.
+    fn print_final(&self, frames: Option<&std::path::Path>) {
+        println!();
+        println!("Status screen at the end:");
+        print!("{}", self.screen.ascii());
+        if let Some(folder) = frames {
+            println!(
+                "{} PNG frames of the status screen in {}",
+                self.screen.frames_written(),
+                folder.display()
+            );
         }
     }
 }
@@ -264,12 +315,14 @@ struct Watch {
     practice: Arc<Practice>,
     tracker: Arc<Mutex<Tracker>>,
     times: TimeFormat,
+    family_names: HashMap<PrincipalId, String>,
+    display: DisplayPrinter,
 }
 
 impl Watch {
     /// Prints events until Ctrl-C, or until `duration` seconds have passed.
     async fn until_stop(
-        &self,
+        &mut self,
         mut events: broadcast::Receiver<StatusEvent>,
         fetching: &Fetching,
         duration: Option<u64>,
@@ -284,7 +337,6 @@ impl Watch {
         let interrupt = tokio::signal::ctrl_c();
         tokio::pin!(interrupt);
         let mut snapshots = fetching.snapshots.clone();
-        let mut display = DisplayPrinter::default();
         let mut display_tick = tokio::time::interval(DISPLAY_EVERY);
         display_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -308,10 +360,15 @@ impl Watch {
                         return;
                     }
                     let now = fetching.clock.now();
-                    let view = DisplayView::of(&snapshots.borrow_and_update(), now);
-                    display.update(view, &self.times.format(now));
+                    let view = DisplayView::of(
+                        &snapshots.borrow_and_update(),
+                        now,
+                        &self.times.zone,
+                        &self.family_names,
+                    );
+                    self.display.update(view, &self.times.format(now));
                 }
-                _ = display_tick.tick() => display.flush(&self.times.now()),
+                _ = display_tick.tick() => self.display.flush(&self.times.now()),
             }
         }
     }

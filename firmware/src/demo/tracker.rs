@@ -1,6 +1,6 @@
 //! What became of each message the demo sent, as the box's store records it.
 //!
-//! The demo knows every MessageId it delivered into the simulator. After each fetch run of a
+//! The demo records every MessageId it delivered into the simulator. After each fetch run of a
 //! doctor it reads those messages back from the store: delivered to the share (with the file
 //! paths), recorded without a file (acknowledgements, errors, news), or held with a reason.
 
@@ -10,11 +10,11 @@ use super::mail::DeliveredMessage;
 use super::practice::PracticeDoctor;
 use crate::store::{DeliveryState, PrincipalId, Store, StoreError};
 
-/// Where a message ended up.
+/// The outcome of a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// The parts are on the share, at these paths relative to the share root (main document
-    /// first). `in_bin` tells whether the message has left the INBOX for BININBOX.
+    /// first). `in_bin` is true once the message has left the INBOX for BININBOX.
     OnShare { paths: Vec<String>, in_bin: bool },
     /// Recorded without a file: an acknowledgement, an error or news for the sender's eyes only.
     Recorded { in_bin: bool },
@@ -92,22 +92,22 @@ impl Tracker {
         Ok(settled)
     }
 
-    /// Every message settled so far, in the order they settled.
+    /// Returns every message settled so far, in the order they settled.
     pub fn settled(&self) -> &[Settled] {
         &self.settled
     }
 
-    /// How many messages to practice doctors were sent.
+    /// Returns how many messages were sent to practice doctors.
     pub fn sent_count(&self) -> usize {
         self.sent
     }
 
-    /// How many messages have no known outcome yet.
+    /// Returns how many messages have no known outcome yet.
     pub fn pending_count(&self) -> usize {
         self.pending.values().map(Vec::len).sum()
     }
 
-    /// Principals with messages not settled yet.
+    /// Returns the principals with messages not settled yet.
     pub fn pending_principals(&self) -> Vec<PrincipalId> {
         self.pending.keys().copied().collect()
     }

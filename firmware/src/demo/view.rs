@@ -3,7 +3,7 @@
 //!
 //! Every function here builds text; printing is left to the caller.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -12,6 +12,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use super::practice::PracticeDoctor;
+use super::screen::screen_rows;
 use super::tracker::{Outcome, Settled};
 use crate::ehealth::clock::Clock;
 use crate::status::{Led, StatusSnapshot};
@@ -46,7 +47,7 @@ impl TimeFormat {
     }
 }
 
-/// The opening lines: where the simulator listens, where the share is, who is fetched.
+/// Builds the opening lines: the simulator's address, the share folder and the doctors fetched.
 pub fn header(
     simulator_url: &str,
     share: &Path,
@@ -130,7 +131,7 @@ pub fn settled_lines(time: &str, doctor: &str, settled: &Settled) -> Vec<String>
     vec![first, format!("{INDENT}{:DOCTOR_WIDTH$} {detail}", "")]
 }
 
-/// What a display would show: the LED, then one line per doctor.
+/// Builds the status a display would show: the LED, then one line per doctor.
 pub fn status_lines(time: &str, view: &DisplayView) -> Vec<String> {
     let mut lines = vec![format!("{time}  display  LED {}", led_name(view.led))];
     for line in &view.lines {
@@ -147,19 +148,27 @@ pub fn status_lines(time: &str, view: &DisplayView) -> Vec<String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisplayView {
     pub led: Led,
+    /// One line per doctor, as `practicebox status` prints them.
     pub lines: Vec<String>,
+    /// The rows of the 128x64 status screen.
+    pub screen: Vec<String>,
 }
 
 impl DisplayView {
     /// Builds the view of `snapshot` at `now`, leaving out runs under way.
-    pub fn of(snapshot: &StatusSnapshot, now: Timestamp) -> Self {
+    pub fn of(
+        snapshot: &StatusSnapshot,
+        now: Timestamp,
+        zone: &TimeZone,
+        family_names: &HashMap<PrincipalId, String>,
+    ) -> Self {
         let mut settled = snapshot.clone();
         for principal in &mut settled.principals {
             principal.fetching = false;
         }
         settled.refresh(now);
-        // With no principal yet the snapshot's one line asks for a main doctor; the demo has
-        // one, and the scheduler has not read it yet.
+        // Before the scheduler reads the store, the snapshot's only line requests a main doctor,
+        // which the demo already has.
         let lines = if settled.principals.is_empty() {
             Vec::new()
         } else {
@@ -167,12 +176,13 @@ impl DisplayView {
         };
         Self {
             led: settled.led,
+            screen: screen_rows(&settled, now, zone, family_names),
             lines,
         }
     }
 }
 
-/// The closing summary: counts per doctor, files on the share, held messages.
+/// Builds the closing summary: counts per doctor, files on the share, held messages.
 pub fn summary(
     doctors: &[PracticeDoctor],
     settled: &[Settled],

@@ -156,6 +156,7 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     }
     watch.display.print_final(args.frames.as_deref());
 
+    drop(watch);
     let practice =
         Arc::into_inner(practice).context("the practice is still in use after the demo stopped")?;
     practice.shutdown().await;

@@ -46,7 +46,7 @@ pub struct DemoArgs {
     /// Stop after this many seconds and print the summary (without it, Ctrl-C stops)
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub duration: Option<u64>,
-    /// Folder to deliver into, one sub-folder per doctor; emptied first if an earlier demo made it
+    /// Folder to deliver into, one sub-folder per doctor (a folder of an earlier demo is emptied)
     #[arg(long, value_name = "DIR", default_value = DEMO_SHARE_DIR)]
     pub share: PathBuf,
     /// Seed of the test certificates, the simulator and the mail (same seed, same mail)
@@ -163,7 +163,7 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Generates the demo's mail and splits it into waves; the message sealed for a doctor outside
+/// Generates the demo's mail and splits it into waves. The message sealed for a doctor outside
 /// the practice goes into the second wave.
 async fn prepare_mail(
     practice: &Practice,

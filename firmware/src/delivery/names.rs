@@ -256,23 +256,21 @@ pub fn numbered(name: &str, n: u32) -> String {
     format!("{stem}{suffix}{extension}")
 }
 
-/// Extensions that Windows runs or opens as code on a double click; a sender's
-/// file never gets one of these on the share.
-const EXECUTABLE_EXTENSIONS: &[&str] = &[
-    "bat", "cmd", "com", "cpl", "exe", "hta", "jar", "js", "jse", "lnk", "msc", "msi", "msp",
-    "pif", "ps1", "reg", "scr", "url", "vb", "vbe", "vbs", "wsf", "wsh",
+/// Extensions a sender's file may keep on the share: documents and images that the medical
+/// software or a viewer opens as data. Anything else gets the route's extension, because an
+/// extension list of what Windows runs (`exe`, `scf`, `iso`, `svg`, `docm`, ...) is never complete.
+const DOCUMENT_EXTENSIONS: &[&str] = &[
+    "bmp", "csv", "dcm", "doc", "docx", "gif", "hl1", "jpeg", "jpg", "lab", "mdi", "odt", "pdf",
+    "png", "rtf", "tif", "tiff", "txt", "xls", "xlsx", "xml",
 ];
 
-/// Returns the sender's extension, lower-cased, if it is 1 to 10 ASCII letters
-/// or digits and not one Windows would run.
+/// Returns the sender's extension, lower-cased, if it is one of the plain document and image
+/// types in `DOCUMENT_EXTENSIONS`.
 pub fn plain_extension(original_name: &str) -> Option<String> {
     let (stem, extension) = original_name.rsplit_once('.')?;
-    let plain = !extension.is_empty()
-        && extension.len() <= 10
-        && extension.bytes().all(|b| b.is_ascii_alphanumeric());
     let extension = extension.to_ascii_lowercase();
-    let runnable = EXECUTABLE_EXTENSIONS.contains(&extension.as_str());
-    (plain && !runnable && !stem.is_empty()).then_some(extension)
+    let allowed = DOCUMENT_EXTENSIONS.contains(&extension.as_str());
+    (allowed && !stem.is_empty()).then_some(extension)
 }
 
 #[cfg(test)]
@@ -465,7 +463,8 @@ mod tests {
     #[test]
     fn plain_extension_cases() {
         assert_eq!(plain_extension("brief.PDF").as_deref(), Some("pdf"));
-        assert_eq!(plain_extension("x.tar.gz").as_deref(), Some("gz"));
+        assert_eq!(plain_extension("scan.TIFF").as_deref(), Some("tiff"));
+        assert_eq!(plain_extension("x.tar.gz"), None);
         assert_eq!(plain_extension("noext"), None);
         assert_eq!(plain_extension(".bashrc"), None);
         assert_eq!(plain_extension("..\\..\\evil.t/xt"), None);
@@ -473,5 +472,10 @@ mod tests {
         assert_eq!(plain_extension("trailing."), None);
         assert_eq!(plain_extension("factuur.pdf.EXE"), None);
         assert_eq!(plain_extension("script.vbs"), None);
+        assert_eq!(plain_extension("report.scf"), None);
+        assert_eq!(plain_extension("disk.iso"), None);
+        assert_eq!(plain_extension("page.html"), None);
+        assert_eq!(plain_extension("image.svg"), None);
+        assert_eq!(plain_extension("macro.docm"), None);
     }
 }

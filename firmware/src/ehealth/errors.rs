@@ -121,6 +121,9 @@ pub fn classify(operation: &str, error: TransportError, codes: &BusinessCodes) -
         TransportError::Mime { source, .. } => {
             EhealthError::malformed(operation, "multipart/related", source.to_string())
         }
+        error @ TransportError::TooLarge { .. } => {
+            EhealthError::malformed(operation, "soap:Envelope", error.to_string())
+        }
         TransportError::Setup(detail) => EhealthError::Request {
             operation: operation_name,
             detail,

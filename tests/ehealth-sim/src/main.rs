@@ -125,7 +125,7 @@ struct AdminArgs {
     #[arg(
         long,
         value_name = "ADDR",
-        default_value = "127.0.0.1:8081",
+        default_value = "127.0.0.1:8444",
         env = "EHEALTH_SIM_ADMIN"
     )]
     admin: SocketAddr,

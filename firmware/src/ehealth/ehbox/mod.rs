@@ -181,7 +181,8 @@ impl<'a, T: SoapTransport> EhboxClient<'a, T> {
         reader.message_list(response)
     }
 
-    /// Lists the whole of `source` in pages of 100 until a page comes back short.
+    /// Lists the whole of `source` in pages of 100 until a page comes back short, or a full
+    /// page holds no MessageId that an earlier page did not.
     ///
     /// A message that arrives during the listing shifts every index by one, so a page may
     /// repeat the last message of the previous page; each MessageId is returned once, in
@@ -196,12 +197,19 @@ impl<'a, T: SoapTransport> EhboxClient<'a, T> {
                 .get_messages_list(source, start, start + MAX_BATCH - 1)
                 .await?;
             let page_len = page.len();
+            let known = messages.len();
             for message in page {
                 if seen.insert(message.message_id.clone()) {
                     messages.push(message);
                 }
             }
             if page_len < MAX_BATCH {
+                break;
+            }
+            // A full page of ids already seen means the platform repeats itself, for instance
+            // by ignoring StartIndex; asking for the next page would loop forever.
+            if messages.len() == known {
+                tracing::warn!(%source, start, "a full page repeated listed messages only; listing stopped");
                 break;
             }
             start += MAX_BATCH;

@@ -28,6 +28,12 @@ pub const SOAP11_CONTENT_TYPE: &str = "text/xml; charset=UTF-8";
 /// Maximum number of characters of a non-SOAP body quoted in an error.
 const EXCERPT_CHARS: usize = 200;
 
+/// The largest reply body read, in bytes. A reply is held in memory whole, so a larger one is
+/// rejected before it can exhaust the box's memory.
+// NOTE: sized at about four times the platform's 10 MB message limit, to leave room for base64
+// (4/3), double base64 and the envelope; raise it if the platform raises that limit.
+pub const MAX_REPLY_BYTES: usize = 64 * 1024 * 1024;
+
 /// A SOAP call that did not produce a usable reply.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
@@ -59,6 +65,10 @@ pub enum TransportError {
         #[source]
         source: MimeError,
     },
+    #[error(
+        "{url} returned a reply larger than {limit} bytes; it was not read, report it with the logged request"
+    )]
+    TooLarge { url: String, limit: usize },
     #[error("cannot set up the HTTPS client: {0}")]
     Setup(String),
 }
@@ -156,10 +166,7 @@ impl SoapTransport for HttpsTransport {
             .and_then(|value| value.to_str().ok())
             .unwrap_or("")
             .to_owned();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|error| request_error(url, &error))?;
+        let body = read_body(url, response, MAX_REPLY_BYTES).await?;
         tracing::debug!(
             url,
             action,
@@ -169,6 +176,35 @@ impl SoapTransport for HttpsTransport {
         );
         interpret_reply(url, status, &content_type, &body)
     }
+}
+
+/// Reads a reply body of at most `limit` bytes.
+async fn read_body(
+    url: &str,
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, TransportError> {
+    let too_large = || TransportError::TooLarge {
+        url: url.to_owned(),
+        limit,
+    };
+    let announced = response.content_length().unwrap_or(0);
+    if announced > limit as u64 {
+        return Err(too_large());
+    }
+
+    let mut body = Vec::with_capacity(announced as usize);
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|error| request_error(url, &error))?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn request_error(url: &str, error: &reqwest::Error) -> TransportError {

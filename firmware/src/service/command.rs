@@ -1,4 +1,5 @@
 //! The `run`, `status` and `config check` subcommands: arguments, logging set-up, signals.
+//! `run` tells systemd when it starts to stop (see [`super::notify`]).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,6 +48,9 @@ pub fn run_service(args: &RunArgs) -> anyhow::Result<()> {
             signal = stop_signal() => {
                 let name = signal?;
                 tracing::info!(signal = name, "stop requested; finishing the current steps");
+                if let Ok(notifier) = super::notify::Notifier::from_environment() {
+                    notifier.stopping();
+                }
             }
         }
         trigger.trigger();

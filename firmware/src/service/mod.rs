@@ -25,6 +25,7 @@ use crate::status::{StatusSender, StatusSnapshot};
 use crate::store::{Store, StoreHandle};
 
 pub mod command;
+pub mod notify;
 
 /// The actor name of the service in the audit log.
 const ACTOR: &str = "service";
@@ -93,11 +94,28 @@ pub async fn run(config: &ServiceConfig, shutdown: Shutdown) -> anyhow::Result<(
         status,
     };
     let (_handle, scheduler_task): (SchedulerHandle, _) = scheduler.spawn(shutdown);
+    let notifier = Arc::new(
+        notify::Notifier::from_environment().context("invalid NOTIFY_SOCKET from systemd")?,
+    );
+    notifier.ready();
+    let watchdog = notify::watchdog_period().map(|period| {
+        let notifier = Arc::clone(&notifier);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(period);
+            loop {
+                ticks.tick().await;
+                notifier.watchdog();
+            }
+        })
+    });
     tracing::info!(config = %config.file.display(), "PracticeBox service running");
 
     scheduler_task
         .await
         .context("the scheduler task panicked")?;
+    if let Some(watchdog) = watchdog {
+        watchdog.abort();
+    }
     // Let the status consumer take the last events before it stops.
     tokio::task::yield_now().await;
     status_stop.trigger();

@@ -15,6 +15,8 @@ use jiff::{SignedDuration, Timestamp, ToSpan, tz::TimeZone};
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
+use crate::eid::Insz;
+
 /// The strictness of the RIZIV number check.
 ///
 /// NOTE: the modulo-97 rule holds for the RIZIV numbers of doctors issued so far; newer
@@ -150,8 +152,8 @@ pub fn check_insz(value: &str) -> Result<(), RuleError> {
 
     let first_nine = digits / 100;
     let check = digits % 100;
-    let before_2000 = 97 - first_nine % 97;
-    let from_2000 = 97 - (2_000_000_000 + first_nine) % 97;
+    let before_2000 = Insz::check_digits(first_nine, false);
+    let from_2000 = Insz::check_digits(first_nine, true);
     if check != before_2000 && check != from_2000 {
         return Err(RuleError::InszCheckDigits {
             value: value.to_owned(),

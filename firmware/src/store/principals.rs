@@ -152,27 +152,22 @@ impl Mandate {
     }
 }
 
-/// Checks the form and the check digits of an INSZ (Belgian national number).
-///
-/// The check number is 97 minus the first nine digits modulo 97; for people
-/// born from 2000 on, the nine digits are prefixed with a 2 first.
+/// Checks the form and the check digits of an INSZ (Belgian national number), with the rule
+/// of [`Insz::parse`](crate::eid::Insz::parse).
 pub fn validate_insz(value: &str) -> Result<(), StoreError> {
     let invalid = |reason| StoreError::InvalidInsz {
         value: value.to_owned(),
         reason,
     };
-    if value.len() != 11 || !value.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(invalid("expected 11 digits without separators"));
+    match crate::eid::Insz::parse(value) {
+        Ok(_) => Ok(()),
+        Err(crate::eid::InszError::Format { .. }) => {
+            Err(invalid("expected 11 digits without separators"))
+        }
+        Err(crate::eid::InszError::CheckDigits { .. }) => {
+            Err(invalid("the check digits do not match; retype the number"))
+        }
     }
-
-    let base: u64 = value[..9].parse().map_err(|_| invalid("not a number"))?;
-    let check: u64 = value[9..].parse().map_err(|_| invalid("not a number"))?;
-    let before_2000 = 97 - base % 97;
-    let from_2000 = 97 - (2_000_000_000 + base) % 97;
-    if check != before_2000 && check != from_2000 {
-        return Err(invalid("the check digits do not match; retype the number"));
-    }
-    Ok(())
 }
 
 fn validate_riziv(value: &str) -> Result<(), StoreError> {

@@ -417,7 +417,7 @@ impl Checker<'_> {
     }
 }
 
-/// Parses `30s`, `5m`, `1h`, `1h 30m` and the other friendly forms jiff knows.
+/// Parses `30s`, `5m`, `1h`, `1h 30m` and the other friendly forms that jiff parses.
 pub fn parse_interval(text: &str) -> Option<Duration> {
     let signed: jiff::SignedDuration = text.trim().parse().ok()?;
     Duration::try_from(signed).ok()

@@ -5,7 +5,7 @@
 //! carry validity windows, so a wrong clock makes every call fail with an authentication fault,
 //! or worse, makes the box trust an expired token. The system clock counts as trustworthy once
 //! systemd-timesyncd has synchronised it (it then creates a flag file, by default
-//! [`DEFAULT_SYNC_FLAG`]), or when the configuration says so explicitly (a box with an RTC hat,
+//! [`DEFAULT_SYNC_FLAG`]), or when the configuration sets it explicitly (a box with an RTC hat,
 //! a development machine).
 //!
 //! Everything that needs the time takes a [`Clock`]; tests use [`ManualClock`].
@@ -22,7 +22,7 @@ pub const DEFAULT_SYNC_FLAG: &str = "/run/systemd/timesync/synchronized";
 /// board typically starts at the epoch or at the image build date.
 pub const EARLIEST_PLAUSIBLE: Timestamp = Timestamp::constant(1_767_225_600, 0); // 2026-01-01
 
-/// Why the clock cannot be used for an eHealth call.
+/// The reason the clock cannot be used for an eHealth call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClockError {
     #[error(
@@ -35,7 +35,7 @@ pub enum ClockError {
     Implausible { now: Timestamp },
 }
 
-/// A source of the current time that knows whether it can be trusted.
+/// A source of the current time that reports whether it can be trusted.
 pub trait Clock: Send + Sync + std::fmt::Debug {
     /// Returns the current time, without any check.
     fn now(&self) -> Timestamp;

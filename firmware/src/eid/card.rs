@@ -1,5 +1,5 @@
 //! [`EidCard`]: what the appliance does with a Belgian eID. Opening checks the ATR, selects the
-//! Belpic applet, reads the applet version with GET CARD DATA and asks the reader for a pinpad;
+//! Belpic applet, reads the applet version with GET CARD DATA and queries the reader for a pinpad;
 //! then it reads and verifies the citizen data, verifies the PIN and signs with the
 //! non-repudiation key.
 
@@ -49,7 +49,7 @@ pub enum EidFile {
     NonRepudiationCertificate,
     /// 3F00/DF00/503A, citizen CA certificate.
     CitizenCaCertificate,
-    /// 3F00/DF00/503B, Belgium root CA certificate (never trusted because the card holds it).
+    /// 3F00/DF00/503B, Belgium root CA certificate (never trusted, because the card itself stores it).
     RootCertificate,
     /// 3F00/DF00/503C, National Register (RRN) certificate.
     RrnCertificate,
@@ -130,7 +130,7 @@ impl std::fmt::Debug for MessageDigest {
     }
 }
 
-/// How the holder enters the PIN for a signature.
+/// The way the holder enters the PIN for a signature.
 #[derive(Clone, Copy)]
 pub enum PinEntry<'a> {
     /// Typed on the box.
@@ -288,7 +288,7 @@ impl<T: CardTransport> EidCard<T> {
         self.applet
     }
 
-    /// Returns the answer to GET CARD DATA read when the card was opened.
+    /// Returns the GET CARD DATA response read when the card was opened.
     pub fn card_data(&self) -> &CardData {
         &self.card_data
     }
@@ -429,7 +429,7 @@ impl<T: CardTransport> EidCard<T> {
     }
 
     /// Returns the PIN tries left, without using one: GET CARD DATA on applet 1.8, an empty
-    /// VERIFY on 1.7. `None` when the card does not say.
+    /// VERIFY on 1.7. `None` when the card does not report it.
     pub fn pin_tries_left(&mut self) -> Result<Option<u8>, EidError> {
         let applet = self.applet;
         let mut tries = None;
@@ -766,7 +766,7 @@ fn check_photo(identity: &Identity, photo: &[u8]) -> Result<(), EidError> {
 
 fn verify_pin_block(channel: &mut dyn CardChannel, block: &[u8; 8]) -> Result<(), EidError> {
     let command = apdu::verify(block);
-    // Sent directly, not through `exchange`: the command holds the PIN and VERIFY never
+    // Sent directly, not through `exchange`: the command contains the PIN and VERIFY never
     // answers 61xx or 6Cxx.
     let response = channel.transmit(&command)?;
     pin_status(response.sw)
@@ -804,7 +804,7 @@ fn pin_status(sw: u16) -> Result<(), EidError> {
             tracing::warn!(tries_left, "wrong eID PIN");
             Err(EidError::WrongPin { tries_left })
         }
-        // 63C0 answers the wrong PIN that used the last try; 6983 every VERIFY after it.
+        // 63C0 is the response to the wrong PIN that used the last try, 6983 to every VERIFY after it.
         0x63C0 | apdu::SW_PIN_BLOCKED => {
             tracing::warn!("eID PIN is blocked");
             Err(EidError::PinBlocked)

@@ -15,7 +15,7 @@
 //! # Crash safety
 //!
 //! Every step is keyed by (principal, MessageId) and can be repeated: the store ignores a repeated
-//! transition, the share recognises a file it already holds (its name depends only on the
+//! transition, the share recognises a file it already contains (its name depends only on the
 //! message), and a move repeated after a lost reply finds the message gone and counts it as moved.
 //! A message leaves INBOX only after its row says `delivered`, which is committed only after its
 //! files are durable. So a kill at any instant, followed by a restart, delivers each message

@@ -182,7 +182,7 @@ impl<'a, T: SoapTransport> EhboxClient<'a, T> {
     }
 
     /// Lists the whole of `source` in pages of 100 until a page comes back short, or a full
-    /// page holds no MessageId that an earlier page did not.
+    /// page contains no MessageId that an earlier page did not.
     ///
     /// A message that arrives during the listing shifts every index by one, so a page may
     /// repeat the last message of the previous page; each MessageId is returned once, in
@@ -315,7 +315,7 @@ impl<'a, T: SoapTransport> EhboxClient<'a, T> {
         Ok(report)
     }
 
-    /// Sends one batch. When the platform answers "not found" for a batch of several ids, the
+    /// Sends one batch. When the platform returns "not found" for a batch of several ids, the
     /// ids are sent one by one, since the fault does not say reliably which id it meant.
     async fn run_batch(
         &self,
@@ -404,7 +404,7 @@ impl<'a, T: SoapTransport> EhboxClient<'a, T> {
             };
             match &error {
                 EhealthError::RenewToken { .. } if !renewed => {
-                    tracing::warn!(operation, %error, "token refused; requesting a new one");
+                    tracing::warn!(operation, %error, "token rejected; requesting a new one");
                     self.forget_token();
                     renewed = true;
                 }

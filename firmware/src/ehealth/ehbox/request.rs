@@ -11,7 +11,7 @@ use super::model::{BoxId, Source};
 /// The consultation v3 protocol namespace.
 pub const CONSULTATION_NS: &str = "urn:be:fgov:ehealth:ehbox:consultation:protocol:v3";
 
-/// The most ids one move or delete call and one list page may carry.
+/// The maximum number of ids in one move or delete call, and of messages in one list page.
 pub const MAX_BATCH: usize = 100;
 
 /// Builds a request element `ehbox:<name>` around `children`.

@@ -4,7 +4,7 @@
 //! eHealth authentication key signs the WS-Security header (X.509 token flavour) and is also
 //! the requested holder-of-key. The claims assert the SSIN of the certificate twice and request
 //! the configured designators (by default "recognised doctor" and the RIZIV number). The
-//! requested lifetime is 24 hours, cut at the certificate's notAfter. When the STS answers with
+//! requested lifetime is 24 hours, cut at the certificate's notAfter. When the STS replies with
 //! a sign challenge instead of a token, the challenge is signed with the holder-of-key
 //! credential and sent back once. The returned assertion is checked ([`token`]) and kept as the
 //! exact text received.
@@ -32,10 +32,10 @@ pub use token::{SamlToken, TokenError, TokenExpectations};
 
 /// SOAPAction of an Issue request.
 pub const ACTION_ISSUE: &str = "urn:be:fgov:ehealth:sts:protocol:v1:RequestSecurityToken";
-/// SOAPAction of the answer to a sign challenge.
+/// SOAPAction of the response to a sign challenge.
 pub const ACTION_CHALLENGE: &str = "urn:be:fgov:ehealth:sts:protocol:v1:Challenge";
 
-/// The lifetime the box asks for.
+/// The token lifetime the box requests.
 pub const REQUESTED_LIFETIME: SignedDuration = SignedDuration::from_hours(24);
 
 const OPERATION: &str = "STS RequestSecurityToken";

@@ -62,7 +62,14 @@ async fn run() -> io::Result<()> {
             _ = interrupt.recv() => {},
         }
     };
-    serve_connection(stream, owner, &HelperConfig::default(), &KernelMounts, shutdown).await
+    serve_connection(
+        stream,
+        owner,
+        &HelperConfig::default(),
+        &KernelMounts,
+        shutdown,
+    )
+    .await
 }
 
 /// The accepted connection that systemd passes as standard input.

@@ -97,10 +97,7 @@ impl StickMounter {
         })
     }
 
-    async fn read_reply(
-        &self,
-        reader: &mut BufReader<OwnedReadHalf>,
-    ) -> Result<Reply, StickError> {
+    async fn read_reply(&self, reader: &mut BufReader<OwnedReadHalf>) -> Result<Reply, StickError> {
         read_reply(reader, self.reply_timeout).await
     }
 }

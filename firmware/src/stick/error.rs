@@ -67,7 +67,11 @@ fn skipped_summary(skipped: &[SkippedFile]) -> String {
     if skipped.is_empty() {
         return String::new();
     }
-    let shown: Vec<String> = skipped.iter().take(SHOWN).map(ToString::to_string).collect();
+    let shown: Vec<String> = skipped
+        .iter()
+        .take(SHOWN)
+        .map(ToString::to_string)
+        .collect();
     let more = skipped.len().saturating_sub(SHOWN);
     let tail = if more > 0 {
         format!(" and {more} more")
@@ -88,7 +92,9 @@ pub enum MountFailure {
     NotUsbStorage { device: String },
     #[error("the USB stick {device} is gone (removed before it was mounted); insert it again")]
     DeviceMissing { device: String },
-    #[error("the USB stick {device} is mounted for another request already; release that one first")]
+    #[error(
+        "the USB stick {device} is mounted for another request already; release that one first"
+    )]
     Busy { device: String },
     #[error(
         "{device} has a {table} partition table; mount its partitions ({device}1, ...) instead"

@@ -92,9 +92,14 @@ pub enum SkipReason {
     SymbolicLink,
     NotRegularFile,
     Empty,
-    TooLarge { size: u64, limit: u64 },
+    TooLarge {
+        size: u64,
+        limit: u64,
+    },
     /// A folder or file that could not be read, with the operating system's error.
-    Unreadable { error: String },
+    Unreadable {
+        error: String,
+    },
 }
 
 /// A file or folder left out of the search, for the error message and the log.
@@ -310,7 +315,12 @@ fn is_device_error(error: &io::Error) -> bool {
     };
     matches!(
         Errno::from_raw(code),
-        Errno::EIO | Errno::ENODEV | Errno::ENXIO | Errno::ESTALE | Errno::ENOTCONN | Errno::EUCLEAN
+        Errno::EIO
+            | Errno::ENODEV
+            | Errno::ENXIO
+            | Errno::ESTALE
+            | Errno::ENOTCONN
+            | Errno::EUCLEAN
     )
 }
 
@@ -535,7 +545,10 @@ mod tests {
     #[test]
     fn kind_by_extension() {
         let cases = [
-            ("SSIN=79021802145 20230823-085751.acc-p12", Some(CertificateKind::AccP12)),
+            (
+                "SSIN=79021802145 20230823-085751.acc-p12",
+                Some(CertificateKind::AccP12),
+            ),
             ("doctor.p12", Some(CertificateKind::P12)),
             ("DOCTOR.P12", Some(CertificateKind::P12)),
             ("doctor.ACC-P12", Some(CertificateKind::AccP12)),
@@ -551,7 +564,12 @@ mod tests {
 
     #[test]
     fn hidden_names() {
-        for name in [".Trashes", "._doctor.p12", "System Volume Information", "$Recycle.Bin"] {
+        for name in [
+            ".Trashes",
+            "._doctor.p12",
+            "System Volume Information",
+            "$Recycle.Bin",
+        ] {
             assert!(is_hidden(OsStr::new(name)), "{name}");
         }
         assert!(!is_hidden(OsStr::new("doctor.p12")));
@@ -571,14 +589,23 @@ mod tests {
 
     #[test]
     fn display_path_keeps_accents() {
-        assert_eq!(display_path(Path::new("Médecin/clé.p12")), "Médecin/clé.p12");
+        assert_eq!(
+            display_path(Path::new("Médecin/clé.p12")),
+            "Médecin/clé.p12"
+        );
     }
 
     #[test]
     fn device_errors() {
-        assert!(is_device_error(&io::Error::from_raw_os_error(nix::libc::EIO)));
-        assert!(is_device_error(&io::Error::from_raw_os_error(nix::libc::ENODEV)));
-        assert!(!is_device_error(&io::Error::from_raw_os_error(nix::libc::EACCES)));
+        assert!(is_device_error(&io::Error::from_raw_os_error(
+            nix::libc::EIO
+        )));
+        assert!(is_device_error(&io::Error::from_raw_os_error(
+            nix::libc::ENODEV
+        )));
+        assert!(!is_device_error(&io::Error::from_raw_os_error(
+            nix::libc::EACCES
+        )));
         assert!(!is_device_error(&io::Error::other("not an OS error")));
     }
 }

@@ -256,7 +256,9 @@ fn open_usb_device(config: &HelperConfig, device: &str) -> Result<File, MountFai
         .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
         .open(&node_path)
         .map_err(|error| open_failure(device, error))?;
-    let metadata = node.metadata().map_err(|error| open_failure(device, error))?;
+    let metadata = node
+        .metadata()
+        .map_err(|error| open_failure(device, error))?;
     let rdev = metadata.rdev();
     let same_device = metadata.file_type().is_block_device()
         && nix::sys::stat::major(rdev) == major
@@ -331,7 +333,8 @@ fn prepare_mount_point<M: MountSyscalls + ?Sized>(
         Err(error) => return Err(folder_failure(&target, error, "check the mount folder")),
     }
     let fix = "remove it; the helper creates it again";
-    let metadata = fs::symlink_metadata(&target).map_err(|error| folder_failure(&target, error, fix))?;
+    let metadata =
+        fs::symlink_metadata(&target).map_err(|error| folder_failure(&target, error, fix))?;
     if !metadata.is_dir() {
         return Err(folder_failure(&target, "not a folder", fix));
     }
@@ -391,7 +394,12 @@ mod tests {
             MountFailure::DeviceMissing { .. }
         ));
         let failure = mount_failure("sda1", filesystem, Errno::EINVAL);
-        assert!(matches!(failure, MountFailure::MountFailed { errno, .. } if errno == nix::libc::EINVAL));
-        assert!(failure.to_string().contains("Invalid argument"), "{failure}");
+        assert!(
+            matches!(failure, MountFailure::MountFailed { errno, .. } if errno == nix::libc::EINVAL)
+        );
+        assert!(
+            failure.to_string().contains("Invalid argument"),
+            "{failure}"
+        );
     }
 }

@@ -161,10 +161,7 @@ mod tests {
 
     use super::*;
 
-    const OWNER: Owner = Owner {
-        uid: 998,
-        gid: 997,
-    };
+    const OWNER: Owner = Owner { uid: 998, gid: 997 };
 
     #[derive(Debug, Clone, PartialEq, Eq)]
     enum Call {
@@ -181,7 +178,10 @@ mod tests {
 
     impl MountSyscalls for RecordingMounts {
         fn mount(&self, request: &MountRequest) -> Result<(), Errno> {
-            self.calls.lock().unwrap().push(Call::Mount(request.clone()));
+            self.calls
+                .lock()
+                .unwrap()
+                .push(Call::Mount(request.clone()));
             Ok(())
         }
 
@@ -219,7 +219,10 @@ mod tests {
         ] {
             assert!(flags.contains(flag), "{flag:?} missing from {flags:?}");
         }
-        assert_eq!(flags.bits() & nix::libc::MS_NOSYMFOLLOW, nix::libc::MS_NOSYMFOLLOW);
+        assert_eq!(
+            flags.bits() & nix::libc::MS_NOSYMFOLLOW,
+            nix::libc::MS_NOSYMFOLLOW
+        );
         assert!(!flags.contains(MsFlags::MS_BIND));
         assert!(!flags.contains(MsFlags::MS_REMOUNT));
     }

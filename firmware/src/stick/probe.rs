@@ -341,7 +341,10 @@ mod tests {
         bytes[510] = 0x55;
         bytes[511] = 0xAA;
         bytes[0x8001..0x8006].copy_from_slice(b"CD001");
-        assert_eq!(probe(&bytes), Probe::Unsupported(UnsupportedFormat::Iso9660));
+        assert_eq!(
+            probe(&bytes),
+            Probe::Unsupported(UnsupportedFormat::Iso9660)
+        );
     }
 
     #[test]

@@ -306,8 +306,8 @@ mod tests {
     /// Builds a kernel datagram with the header and `ACTION`/`DEVPATH` fields first, as the
     /// kernel sends them.
     fn datagram(action: &str, devpath: &str, fields: &[(&str, &str)]) -> Vec<u8> {
-        let mut bytes = format!("{action}@{devpath}\0ACTION={action}\0DEVPATH={devpath}\0")
-            .into_bytes();
+        let mut bytes =
+            format!("{action}@{devpath}\0ACTION={action}\0DEVPATH={devpath}\0").into_bytes();
         for (key, value) in fields {
             bytes.extend_from_slice(format!("{key}={value}\0").as_bytes());
         }
@@ -361,13 +361,19 @@ mod tests {
     #[test]
     fn parse_rejects_header_without_at() {
         let error = parse_uevent(b"add /devices/x\0ACTION=add\0").unwrap_err();
-        assert!(matches!(error, UeventError::InvalidHeader { .. }), "{error}");
+        assert!(
+            matches!(error, UeventError::InvalidHeader { .. }),
+            "{error}"
+        );
     }
 
     #[test]
     fn parse_rejects_relative_devpath() {
         let error = parse_uevent(b"add@devices/x\0").unwrap_err();
-        assert!(matches!(error, UeventError::InvalidHeader { .. }), "{error}");
+        assert!(
+            matches!(error, UeventError::InvalidHeader { .. }),
+            "{error}"
+        );
     }
 
     #[test]
@@ -390,13 +396,19 @@ mod tests {
     #[test]
     fn parse_rejects_action_mismatch() {
         let error = parse_uevent(b"add@/devices/x\0ACTION=remove\0").unwrap_err();
-        assert!(matches!(error, UeventError::HeaderMismatch { key: "ACTION", .. }));
+        assert!(matches!(
+            error,
+            UeventError::HeaderMismatch { key: "ACTION", .. }
+        ));
     }
 
     #[test]
     fn parse_rejects_devpath_mismatch() {
         let error = parse_uevent(b"add@/devices/x\0DEVPATH=/devices/y\0").unwrap_err();
-        assert!(matches!(error, UeventError::HeaderMismatch { key: "DEVPATH", .. }));
+        assert!(matches!(
+            error,
+            UeventError::HeaderMismatch { key: "DEVPATH", .. }
+        ));
     }
 
     #[test]
@@ -414,7 +426,10 @@ mod tests {
     #[test]
     fn seqnum_not_a_number() {
         let uevent = parse_uevent(b"add@/devices/x\0SEQNUM=12a\0").unwrap();
-        assert!(matches!(uevent.seqnum(), Err(UeventError::InvalidSeqnum { .. })));
+        assert!(matches!(
+            uevent.seqnum(),
+            Err(UeventError::InvalidSeqnum { .. })
+        ));
     }
 
     #[test]
@@ -496,7 +511,8 @@ mod tests {
 
     #[test]
     fn classify_ignores_usb_cd_drive() {
-        let devpath = "/devices/pci0000:00/0000:00:14.0/usb1/1-3/1-3:1.0/host6/target6:0:0/6:0:0:0/block/sr0";
+        let devpath =
+            "/devices/pci0000:00/0000:00:14.0/usb1/1-3/1-3:1.0/host6/target6:0:0/6:0:0:0/block/sr0";
         assert_eq!(classify(&block("add", devpath, "disk", "sr0")), None);
     }
 
@@ -512,8 +528,12 @@ mod tests {
 
     #[test]
     fn usb_devpath_components() {
-        assert!(is_usb_devpath("/devices/pci0000:00/0000:00:14.0/usb1/1-1/x"));
-        assert!(is_usb_devpath("/devices/platform/soc/fe980000.usb/usb3/3-1/x"));
+        assert!(is_usb_devpath(
+            "/devices/pci0000:00/0000:00:14.0/usb1/1-1/x"
+        ));
+        assert!(is_usb_devpath(
+            "/devices/platform/soc/fe980000.usb/usb3/3-1/x"
+        ));
         assert!(!is_usb_devpath("/devices/platform/soc/fe980000.usb/x"));
         assert!(!is_usb_devpath("/devices/platform/usb/x"));
         assert!(!is_usb_devpath("/devices/usbx1/x"));
@@ -524,7 +544,9 @@ mod tests {
         for name in ["sda", "sdb1", "sdab", "sdz15"] {
             assert!(is_stick_device_name(name), "{name}");
         }
-        for name in ["", "sd", "sd1", "sda1b", "sdA", "mmcblk0", "loop0", "sda/../x", "sda 1"] {
+        for name in [
+            "", "sd", "sd1", "sda1b", "sdA", "mmcblk0", "loop0", "sda/../x", "sda 1",
+        ] {
             assert!(!is_stick_device_name(name), "{name}");
         }
     }

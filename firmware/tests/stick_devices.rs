@@ -1,6 +1,6 @@
-//! The device side of the USB stick: file system detection on real images made with the
-//! Debian tools (dosfstools, exfatprogs, ntfs-3g, e2fsprogs, fdisk), the stick tracker on a
-//! sysfs tree laid out like a Raspberry Pi's, and the netlink socket on real kernel uevents.
+//! The device side of the USB stick. File system detection runs on real images made with the
+//! Debian tools (dosfstools, exfatprogs, ntfs-3g, e2fsprogs, fdisk). The stick tracker runs on
+//! a sysfs tree laid out like a Raspberry Pi's, and the netlink socket on real kernel uevents.
 //! The image tests need those packages (`.ci/install-deps`); the socket tests need root.
 
 #![allow(clippy::unwrap_used, reason = "tests")]
@@ -330,7 +330,7 @@ fn tracker_rescan_reports_present_and_gone() {
     assert_eq!(removed_name(events.into_iter().next()), "sda2");
 }
 
-/// A loop device of this machine, to make the kernel send a real uevent about it.
+/// Returns a loop device of this machine, to make the kernel send a real uevent about it.
 fn some_loop_device() -> String {
     let mut names: Vec<String> = fs::read_dir("/sys/class/block")
         .unwrap()

@@ -1,5 +1,5 @@
 //! The stick mount end to end with real mounts: the helper's code serves a Unix socket, the
-//! service's `StickMounter` asks it to mount a stick image attached to a loop device, searches
+//! service's `StickMounter` requests a mount of a stick image attached to a loop device, searches
 //! and reads the certificates, and lets go.
 //!
 //! The loop device appears to the helper as `sdq` on a USB bus: the test lays out a sysfs
@@ -22,9 +22,10 @@ use std::time::Duration;
 use nix::mount::MsFlags;
 use nix::sched::CloneFlags;
 use nix::sys::stat::{Mode, SFlag};
-use practicebox::stick::helper::{HelperConfig, serve_connection};
+use practicebox::stick::helper::{DeviceRemovals, HelperConfig, serve_connection};
 use practicebox::stick::mount::{KernelMounts, Owner};
 use practicebox::stick::probe::Filesystem;
+use practicebox::stick::uevent::DeviceNumbers;
 use practicebox::stick::{BlockDevice, BlockKind, MountFailure, StickError, StickMounter};
 use tempfile::TempDir;
 use tokio::net::UnixListener;
@@ -173,16 +174,22 @@ impl Fixture {
         StickMounter::new(&self.socket)
     }
 
-    /// Starts the helper for `connections` connections, each stopped early when its sender in
-    /// the returned list is used or dropped.
-    fn start_helper(&self, connections: usize) -> (JoinHandle<()>, Vec<oneshot::Sender<()>>) {
+    /// Starts the helper for `connections` connections. Each connection gets a pair of
+    /// controls: one stops its helper as systemd does, the other reports its stick pulled.
+    fn start_helper(&self, connections: usize) -> (JoinHandle<()>, Vec<Controls>) {
         let listener = UnixListener::bind(&self.socket).unwrap();
         let config = self.config.clone();
-        let (senders, receivers): (Vec<_>, Vec<_>) =
-            (0..connections).map(|_| oneshot::channel::<()>()).unzip();
+        let mut controls = Vec::new();
+        let mut receivers = Vec::new();
+        for _ in 0..connections {
+            let (stop, stop_receiver) = oneshot::channel::<()>();
+            let (pull, pull_receiver) = oneshot::channel::<()>();
+            controls.push(Controls { stop, pull });
+            receivers.push((stop_receiver, pull_receiver));
+        }
         let task = tokio::spawn(async move {
             let mut sessions = Vec::new();
-            for stop in receivers {
+            for (stop, pull) in receivers {
                 let (stream, _) = listener.accept().await.unwrap();
                 let credentials = stream.peer_cred().unwrap();
                 let owner = Owner {
@@ -191,19 +198,49 @@ impl Fixture {
                 };
                 let config = config.clone();
                 sessions.push(tokio::spawn(async move {
+                    let mut removals = ManualRemoval(Some(pull));
                     let shutdown = async {
-                        let _ = stop.await;
+                        if stop.await.is_err() {
+                            std::future::pending::<()>().await;
+                        }
                     };
-                    serve_connection(stream, owner, &config, &KernelMounts, shutdown)
-                        .await
-                        .unwrap();
+                    serve_connection(
+                        stream,
+                        owner,
+                        &config,
+                        &KernelMounts,
+                        &mut removals,
+                        shutdown,
+                    )
+                    .await
+                    .unwrap();
                 }));
             }
             for session in sessions {
                 session.await.unwrap();
             }
         });
-        (task, senders)
+        (task, controls)
+    }
+}
+
+/// The controls of one helper connection; dropping them changes nothing.
+struct Controls {
+    stop: oneshot::Sender<()>,
+    pull: oneshot::Sender<()>,
+}
+
+/// Reports the stick removed when the test sends on the channel, as the kernel's uevent would.
+struct ManualRemoval(Option<oneshot::Receiver<()>>);
+
+impl DeviceRemovals for ManualRemoval {
+    async fn wait_for_removal(&mut self, _device: DeviceNumbers) {
+        let Some(receiver) = self.0.take() else {
+            return std::future::pending().await;
+        };
+        if receiver.await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 }
 
@@ -215,8 +252,8 @@ fn stick_device() -> BlockDevice {
     }
 }
 
-/// The options of the mount at `target` in this thread's namespace, or `None` when nothing is
-/// mounted there: the mount options and the file system's own options.
+/// Returns the options of the mount at `target` in this thread's namespace (the mount options
+/// and the file system's own options), or `None` when nothing is mounted there.
 fn mount_options(target: &Path) -> Option<(String, String)> {
     let mountinfo = fs::read_to_string("/proc/thread-self/mountinfo").unwrap();
     let target = target.to_str().unwrap();
@@ -230,7 +267,7 @@ fn mount_options(target: &Path) -> Option<(String, String)> {
     })
 }
 
-/// An ext4 image of `mebibytes` holding the files of `content`.
+/// Creates an 8 MiB ext4 image with the files of `content`.
 fn ext4_image(folder: &TempDir, content: &[(&str, &[u8])]) -> PathBuf {
     let source = folder.path().join("content");
     fs::create_dir(&source).unwrap();
@@ -267,7 +304,7 @@ fn blank_image(folder: &TempDir) -> PathBuf {
 }
 
 async fn mount_failure(fixture: &Fixture) -> MountFailure {
-    let (helper, _stop) = fixture.start_helper(1);
+    let (helper, _controls) = fixture.start_helper(1);
     let error = fixture
         .mounter()
         .mount(&stick_device())
@@ -281,7 +318,7 @@ async fn mount_failure(fixture: &Fixture) -> MountFailure {
 }
 
 #[tokio::test]
-async fn ext4_stick_mounts_read_only_and_unmounts_on_drop() {
+async fn ext4_stick_read_only_until_drop() {
     enter_private_mount_namespace();
     let images = tempfile::tempdir().unwrap();
     let image = ext4_image(
@@ -289,7 +326,7 @@ async fn ext4_stick_mounts_read_only_and_unmounts_on_drop() {
         &[("ehealth/SSIN=79021802145 20230823-085751.acc-p12", KEYSTORE)],
     );
     let fixture = Fixture::new(&image, true);
-    let (helper, _stop) = fixture.start_helper(1);
+    let (helper, _controls) = fixture.start_helper(1);
 
     let stick = fixture.mounter().mount(&stick_device()).await.unwrap();
     assert_eq!(stick.filesystem(), Filesystem::Ext4);
@@ -336,7 +373,7 @@ async fn release_waits_for_unmount() {
     let images = tempfile::tempdir().unwrap();
     let image = ext4_image(&images, &[("doctor.p12", KEYSTORE)]);
     let fixture = Fixture::new(&image, true);
-    let (helper, _stop) = fixture.start_helper(1);
+    let (helper, _controls) = fixture.start_helper(1);
 
     let stick = fixture.mounter().mount(&stick_device()).await.unwrap();
     stick.release().await.unwrap();
@@ -350,19 +387,19 @@ async fn stick_pulled_during_use_reports_removal() {
     let images = tempfile::tempdir().unwrap();
     let image = ext4_image(&images, &[("doctor.p12", KEYSTORE)]);
     let fixture = Fixture::new(&image, true);
-    let (helper, mut stop) = fixture.start_helper(1);
+    let (helper, mut controls) = fixture.start_helper(1);
 
     let stick = fixture.mounter().mount(&stick_device()).await.unwrap();
     let certificates = stick.certificates().unwrap();
-    // An open file keeps the mount busy, so the helper has to detach it lazily.
+    // A file still open on the stick: the detached mount lives on for it, invisible.
     let open_file = File::open(fixture.mount_point().join("doctor.p12")).unwrap();
 
-    // systemd stops the helper's unit: what happens when the box shuts down, or when the
-    // unit's maximum run time is reached.
-    stop.remove(0).send(()).unwrap();
+    // The kernel reports the stick gone while the service still uses it.
+    let Controls { pull, stop: _stop } = controls.remove(0);
+    pull.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(5), helper)
         .await
-        .expect("the helper ends when it is stopped")
+        .expect("the helper ends when the stick is pulled")
         .unwrap();
     assert_eq!(mount_options(&fixture.mount_point()), None);
 
@@ -374,12 +411,37 @@ async fn stick_pulled_during_use_reports_removal() {
 }
 
 #[tokio::test]
+async fn helper_stop_unmounts() {
+    enter_private_mount_namespace();
+    let images = tempfile::tempdir().unwrap();
+    let image = ext4_image(&images, &[("doctor.p12", KEYSTORE)]);
+    let fixture = Fixture::new(&image, true);
+    let (helper, mut controls) = fixture.start_helper(1);
+
+    let stick = fixture.mounter().mount(&stick_device()).await.unwrap();
+    // An open file keeps the mount busy, so the orderly unmount falls back to detaching.
+    let open_file = File::open(fixture.mount_point().join("doctor.p12")).unwrap();
+
+    // systemd stops the helper's unit, at shutdown or after RuntimeMaxSec=.
+    let Controls { stop, pull: _pull } = controls.remove(0);
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), helper)
+        .await
+        .expect("the helper ends when it is stopped")
+        .unwrap();
+    assert_eq!(mount_options(&fixture.mount_point()), None);
+    let error = stick.certificates().unwrap_err();
+    assert!(matches!(error, StickError::Removed), "{error}");
+    drop(open_file);
+}
+
+#[tokio::test]
 async fn second_mount_of_same_device_is_busy() {
     enter_private_mount_namespace();
     let images = tempfile::tempdir().unwrap();
     let image = ext4_image(&images, &[("doctor.p12", KEYSTORE)]);
     let fixture = Fixture::new(&image, true);
-    let (helper, _stop) = fixture.start_helper(2);
+    let (helper, _controls) = fixture.start_helper(2);
 
     let first = fixture.mounter().mount(&stick_device()).await.unwrap();
     let error = fixture.mounter().mount(&stick_device()).await.unwrap_err();
@@ -399,7 +461,7 @@ async fn stick_without_certificate_is_reported() {
     let images = tempfile::tempdir().unwrap();
     let image = ext4_image(&images, &[("letter.odt", b"PK\x03\x04")]);
     let fixture = Fixture::new(&image, true);
-    let (helper, _stop) = fixture.start_helper(1);
+    let (helper, _controls) = fixture.start_helper(1);
 
     let stick = fixture.mounter().mount(&stick_device()).await.unwrap();
     let error = stick.certificates().unwrap_err();
@@ -434,7 +496,7 @@ async fn damaged_ext4_stick_is_refused() {
     let images = tempfile::tempdir().unwrap();
     let image = ext4_image(&images, &[("doctor.p12", KEYSTORE)]);
     // The superblock keeps its magic, but its block size field (s_log_block_size, at byte 24
-    // of the superblock at 1024) says 2^(10+200) bytes.
+    // of the superblock at 1024) is set to 2^(10+200) bytes.
     let mut bytes = fs::read(&image).unwrap();
     bytes[1024 + 24] = 200;
     fs::write(&image, bytes).unwrap();
@@ -466,7 +528,7 @@ async fn fat_stick_mounts_or_names_missing_driver() {
         .any(|line| line.split_whitespace().last() == Some("vfat"));
 
     if kernel_has_vfat {
-        let (helper, _stop) = fixture.start_helper(1);
+        let (helper, _controls) = fixture.start_helper(1);
         let stick = fixture.mounter().mount(&stick_device()).await.unwrap();
         let (_, filesystem_options) = mount_options(&fixture.mount_point()).unwrap();
         assert!(
@@ -564,7 +626,7 @@ async fn invalid_device_name_is_refused() {
     enter_private_mount_namespace();
     let images = tempfile::tempdir().unwrap();
     let fixture = Fixture::new(&blank_image(&images), true);
-    let (helper, _stop) = fixture.start_helper(1);
+    let (helper, _controls) = fixture.start_helper(1);
     let mut device = stick_device();
     device.name = "../../mmcblk0p2".to_owned();
     let error = fixture.mounter().mount(&device).await.unwrap_err();
@@ -600,4 +662,58 @@ async fn missing_helper_socket_is_reported() {
         error.to_string().contains("practicebox-stick.socket"),
         "{error}"
     );
+}
+
+/// Starts the helper binary with one end of a socket pair as its standard input, as
+/// `practicebox-stick@.service` does, sends `request` and returns the reply line.
+fn ask_helper_binary(request: &str) -> String {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::net::UnixStream;
+
+    let (mut service_end, helper_end) = UnixStream::pair().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_practicebox-stick-helper"))
+        .stdin(Stdio::from(std::os::fd::OwnedFd::from(helper_end)))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    service_end.write_all(request.as_bytes()).unwrap();
+    let mut reply = String::new();
+    BufReader::new(&service_end).read_line(&mut reply).unwrap();
+    drop(service_end);
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    reply
+}
+
+#[test]
+fn helper_binary_refuses_loop_device() {
+    let reply = ask_helper_binary("{\"mount\":{\"device\":\"loop0\"}}\n");
+    assert!(
+        reply.starts_with("{\"failed\":{\"kind\":\"invalid-request\""),
+        "{reply}"
+    );
+}
+
+#[test]
+fn helper_binary_needs_mount_folder() {
+    assert!(
+        !Path::new(practicebox::stick::helper::MOUNT_ROOT).exists(),
+        "this test expects a build machine, where tmpfiles.d made no {}",
+        practicebox::stick::helper::MOUNT_ROOT
+    );
+    let reply = ask_helper_binary("{\"mount\":{\"device\":\"sdzz1\"}}\n");
+    assert!(reply.contains("\"kind\":\"mount-folder\""), "{reply}");
+    assert!(reply.contains("systemd-tmpfiles"), "{reply}");
+}
+
+#[test]
+fn helper_binary_rejects_terminal_input() {
+    let output = Command::new(env!("CARGO_BIN_EXE_practicebox-stick-helper"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(log.contains("standard input is not a Unix socket"), "{log}");
 }

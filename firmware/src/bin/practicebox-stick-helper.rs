@@ -10,6 +10,7 @@ use std::os::fd::AsFd;
 use std::process::ExitCode;
 
 use nix::sys::socket::{getsockopt, sockopt};
+use practicebox::stick::UeventSocket;
 use practicebox::stick::helper::{HelperConfig, serve_connection};
 use practicebox::stick::mount::{KernelMounts, Owner};
 use tokio::net::UnixStream;
@@ -53,6 +54,18 @@ async fn run() -> io::Result<()> {
         gid: credentials.gid(),
     };
     let stream = UnixStream::from_std(connection)?;
+    // Opened before the request is read, so a stick pulled during the mount is still noticed.
+    let mut removals = match UeventSocket::open() {
+        Ok(socket) => Some(socket),
+        Err(error) => {
+            tracing::error!(
+                %error,
+                "cannot listen to kernel uevents; a pulled stick stays mounted until the \
+                 service lets go"
+            );
+            None
+        }
+    };
 
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
@@ -62,17 +75,19 @@ async fn run() -> io::Result<()> {
             _ = interrupt.recv() => {},
         }
     };
+    let config = HelperConfig::default();
     serve_connection(
         stream,
         owner,
-        &HelperConfig::default(),
+        &config,
         &KernelMounts,
+        &mut removals,
         shutdown,
     )
     .await
 }
 
-/// The accepted connection that systemd passes as standard input.
+/// Returns the accepted connection that systemd passes as standard input.
 fn stdin_connection() -> io::Result<std::os::unix::net::UnixStream> {
     let fd = io::stdin().as_fd().try_clone_to_owned()?;
     let connection = std::os::unix::net::UnixStream::from(fd);

@@ -1,5 +1,5 @@
-//! The service's side of the stick mount: asks the helper to mount a device and holds the
-//! connection for as long as the stick is in use.
+//! The service's side of the stick mount: sends the helper a mount request and keeps the
+//! connection open for as long as the stick is in use.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -166,7 +166,7 @@ impl MountedStick {
         self.filesystem
     }
 
-    /// The stick's top folder, to search from a blocking task.
+    /// Returns the stick's top folder, to search from a blocking task.
     pub fn folder(&self) -> &FolderStick {
         &self.folder
     }
@@ -186,8 +186,8 @@ impl MountedStick {
         self.folder.read(certificate)
     }
 
-    /// Ends the use of the stick and waits until the helper has unmounted it, so the doctor
-    /// can be told to take it out.
+    /// Ends the use of the stick and waits until the helper has unmounted it, so the display
+    /// can show that the stick may be taken out.
     pub async fn release(self) -> Result<(), StickError> {
         let Self {
             device,

@@ -1,5 +1,5 @@
 //! The errors of the stick module, worded for the doctor at the box and the technician
-//! reading the journal: each says what failed and what to do.
+//! reading the journal: each names what failed and what to do.
 
 use std::io;
 use std::path::PathBuf;
@@ -63,25 +63,25 @@ pub enum StickError {
 
 /// Renders up to three skipped files for [`StickError::NoCertificate`].
 fn skipped_summary(skipped: &[SkippedFile]) -> String {
-    const SHOWN: usize = 3;
+    const LISTED: usize = 3;
     if skipped.is_empty() {
         return String::new();
     }
-    let shown: Vec<String> = skipped
+    let listed: Vec<String> = skipped
         .iter()
-        .take(SHOWN)
+        .take(LISTED)
         .map(ToString::to_string)
         .collect();
-    let more = skipped.len().saturating_sub(SHOWN);
+    let more = skipped.len().saturating_sub(LISTED);
     let tail = if more > 0 {
         format!(" and {more} more")
     } else {
         String::new()
     };
-    format!("; skipped {}{tail}", shown.join(", "))
+    format!("; skipped {}{tail}", listed.join(", "))
 }
 
-/// A mount request that the privileged helper turned down or could not carry out. It crosses
+/// A mount request that the privileged helper rejected or could not carry out. It crosses
 /// the helper's socket as JSON, so it holds only plain data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[serde(tag = "kind", rename_all = "kebab-case")]

@@ -86,7 +86,7 @@ pub struct StickCertificate {
     pub modified: Option<Timestamp>,
 }
 
-/// Why a file that looked like a certificate, or a folder, was left out.
+/// The reason a file that looked like a certificate, or a folder, was left out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SkipReason {
     SymbolicLink,
@@ -142,7 +142,7 @@ pub struct FolderStick {
 }
 
 impl FolderStick {
-    /// A plain folder standing in for a stick, searched with the default limits.
+    /// Returns a plain folder standing in for a stick, searched with the default limits.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self {
             root: root.into(),
@@ -156,7 +156,8 @@ impl FolderStick {
         self
     }
 
-    /// The top folder of a mounted stick whose file system has the device number `device`.
+    /// Returns the top folder of a mounted stick whose file system has the device number
+    /// `device`.
     pub(super) fn mounted(root: PathBuf, device: u64, limits: DiscoveryLimits) -> Self {
         Self {
             root,
@@ -307,7 +308,7 @@ impl FolderStick {
     }
 }
 
-/// Whether an I/O error means the device itself failed, as reads on a pulled stick do, rather
+/// Returns whether an I/O error means the device itself failed, as reads on a pulled stick do, rather
 /// than one file or folder.
 fn is_device_error(error: &io::Error) -> bool {
     let Some(code) = error.raw_os_error() else {
@@ -485,7 +486,7 @@ fn is_hidden(name: &OsStr) -> bool {
         || bytes.eq_ignore_ascii_case(b"$RECYCLE.BIN")
 }
 
-/// The certificate kind of a file name, by its extension in any letter case (FAT sticks
+/// Returns the certificate kind of a file name, by its extension in any letter case (FAT sticks
 /// written by older tools store upper-case names).
 fn certificate_kind(name: &OsStr) -> Option<CertificateKind> {
     let bytes = name.as_bytes();

@@ -9,9 +9,12 @@
 //! 4. the mount goes to `/run/practicebox-stick/NAME` with the flags and options of
 //!    [`super::mount`], the files owned by the connecting account (from `SO_PEERCRED`).
 //!
-//! The stick stays mounted while the connection is open. When the service closes it, or the
-//! unit is stopped (SIGTERM), the helper unmounts, detaching lazily when the mount is still in
-//! use, and answers `released`. A lock file per device name keeps two connections from
+//! The stick stays mounted while the connection is open. When the service closes it, the
+//! kernel reports the device's removal (a `remove` uevent with its major and minor numbers), or
+//! the unit is stopped (SIGTERM), the helper unmounts, detaching lazily when the mount is still
+//! in use, and sends `released`. Watching the removal itself means a pulled stick is
+//! unmounted even when the service is slow to react; a stale mount would hold the device, and
+//! the re-inserted stick would come back under a new name. A lock file per device name keeps two connections from
 //! mounting the same device; a mount left behind by a killed helper is detached by the next
 //! request for the same name.
 
@@ -30,7 +33,10 @@ use super::error::MountFailure;
 use super::mount::{MountGuard, MountRequest, MountSyscalls, Owner};
 use super::probe::{PROBE_LEN, PartitionTable, Probe, probe};
 use super::protocol::{ProtocolError, Reply, Request, read_message, write_message};
-use super::uevent::{is_stick_device_name, is_usb_devpath};
+use super::uevent::{
+    DeviceNumbers, UeventAction, is_stick_device_name, is_usb_devpath, parse_uevent,
+};
+use super::watcher::UeventSocket;
 
 /// The folder of the stick mounts and of the helper's socket: `root:practicebox`, mode 0750,
 /// created by tmpfiles.d, so only the service account reaches the sticks.
@@ -38,7 +44,7 @@ pub const MOUNT_ROOT: &str = "/run/practicebox-stick";
 /// The socket of `practicebox-stick.socket`.
 pub const HELPER_SOCKET: &str = "/run/practicebox-stick/helper.sock";
 
-/// Where the helper finds devices and puts mounts; tests point these at temporary folders.
+/// Paths of sysfs, the device nodes and the mounts; tests point them at temporary folders.
 #[derive(Debug, Clone)]
 pub struct HelperConfig {
     pub sysfs: PathBuf,
@@ -59,19 +65,66 @@ impl Default for HelperConfig {
     }
 }
 
+/// A source of device removal events.
+pub trait DeviceRemovals {
+    /// Completes when the device with these numbers is removed.
+    fn wait_for_removal(&mut self, device: DeviceNumbers) -> impl Future<Output = ()>;
+}
+
+impl DeviceRemovals for UeventSocket {
+    async fn wait_for_removal(&mut self, device: DeviceNumbers) {
+        loop {
+            let datagram = match self.receive().await {
+                Ok(datagram) => datagram,
+                Err(error) => {
+                    tracing::error!(%error, "receiving uevents failed; the removal of the stick goes unnoticed");
+                    return std::future::pending().await;
+                }
+            };
+            if is_removal_of(datagram, device) {
+                return;
+            }
+        }
+    }
+}
+
+/// Returns whether a uevent datagram reports the removal of the block device with these
+/// numbers.
+fn is_removal_of(datagram: &[u8], device: DeviceNumbers) -> bool {
+    let Ok(uevent) = parse_uevent(datagram) else {
+        return false;
+    };
+    uevent.action == UeventAction::Remove
+        && uevent.subsystem() == Some("block")
+        && uevent.device_numbers() == Some(device)
+}
+
+/// No source: the removal is never seen.
+impl<T: DeviceRemovals> DeviceRemovals for Option<T> {
+    async fn wait_for_removal(&mut self, device: DeviceNumbers) {
+        match self {
+            Some(source) => source.wait_for_removal(device).await,
+            None => std::future::pending().await,
+        }
+    }
+}
+
 /// Serves one connection: reads the mount request, mounts, waits until the service closes the
-/// connection or `shutdown` completes, then unmounts. Returns an error only when the connection
-/// itself fails; a refused or failed mount is sent to the service and logged.
-pub async fn serve_connection<S, M>(
+/// connection, `removals` reports the device gone or `shutdown` completes, then unmounts.
+/// Returns an error only when the connection itself fails; a rejected or failed mount is sent to
+/// the service and logged.
+pub async fn serve_connection<S, M, R>(
     stream: S,
     owner: Owner,
     config: &HelperConfig,
     syscalls: &M,
+    removals: &mut R,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     M: MountSyscalls + ?Sized,
+    R: DeviceRemovals,
 {
     let (read_half, mut writer) = tokio::io::split(stream);
     let mut reader = BufReader::new(read_half);
@@ -99,11 +152,28 @@ where
     // On a write error the session is dropped, which detaches the mount.
     write_message(&mut writer, &mounted).await?;
 
-    tokio::select! {
-        () = wait_for_close(&mut reader) => tracing::info!(device, "service released the stick"),
-        () = shutdown => tracing::info!(device, "stop requested; unmounting the stick"),
-    }
-    match session.close() {
+    let removed = tokio::select! {
+        () = wait_for_close(&mut reader) => {
+            tracing::info!(device, "service released the stick");
+            false
+        }
+        () = removals.wait_for_removal(session.numbers) => {
+            tracing::info!(device, "stick removed; detaching its mount");
+            true
+        }
+        () = shutdown => {
+            tracing::info!(device, "stop requested; unmounting the stick");
+            false
+        }
+    };
+    // A removed device cannot be read any more, so its mount is detached at once rather than
+    // unmounted in an orderly way.
+    let unmounted = if removed {
+        session.guard.detach()
+    } else {
+        session.guard.unmount()
+    };
+    match unmounted {
         Ok(()) => tracing::info!(device, "stick unmounted"),
         Err(errno) => tracing::error!(device, %errno, "unmounting the stick failed"),
     }
@@ -133,7 +203,7 @@ async fn send_failure<W>(writer: &mut W, failure: MountFailure) -> io::Result<()
 where
     W: AsyncWrite + Unpin,
 {
-    tracing::warn!(error = %failure, "stick mount refused");
+    tracing::warn!(error = %failure, "stick mount rejected");
     write_message(writer, &Reply::Failed(failure)).await
 }
 
@@ -155,6 +225,7 @@ where
 struct MountSession<'a, M: MountSyscalls + ?Sized> {
     guard: MountGuard<'a, M>,
     filesystem: super::probe::Filesystem,
+    numbers: DeviceNumbers,
     /// Held for the life of the mount; the lock is released when the file closes.
     _lock: File,
 }
@@ -172,7 +243,7 @@ impl<'a, M: MountSyscalls + ?Sized> MountSession<'a, M> {
             });
         }
         let lock = lock_device(config, device)?;
-        let node = open_usb_device(config, device)?;
+        let (node, numbers) = open_usb_device(config, device)?;
         let filesystem = match probe(&read_start(node, device)?) {
             Probe::Filesystem(filesystem) => filesystem,
             other => return Err(probe_failure(device, other)),
@@ -185,12 +256,9 @@ impl<'a, M: MountSyscalls + ?Sized> MountSession<'a, M> {
         Ok(Self {
             guard,
             filesystem,
+            numbers,
             _lock: lock,
         })
-    }
-
-    fn close(self) -> Result<(), Errno> {
-        self.guard.unmount()
     }
 }
 
@@ -233,7 +301,10 @@ fn lock_device(config: &HelperConfig, device: &str) -> Result<File, MountFailure
 }
 
 /// Checks that `device` is a USB disk or partition and opens its node for reading.
-fn open_usb_device(config: &HelperConfig, device: &str) -> Result<File, MountFailure> {
+fn open_usb_device(
+    config: &HelperConfig,
+    device: &str,
+) -> Result<(File, DeviceNumbers), MountFailure> {
     let missing = || MountFailure::DeviceMissing {
         device: device.to_owned(),
     };
@@ -247,8 +318,8 @@ fn open_usb_device(config: &HelperConfig, device: &str) -> Result<File, MountFai
     if !is_usb_devpath(&link.to_string_lossy()) {
         return Err(not_usb());
     }
-    let numbers = fs::read_to_string(class_link.join("dev")).map_err(|_| missing())?;
-    let (major, minor) = parse_device_numbers(&numbers).ok_or_else(not_usb)?;
+    let dev_attribute = fs::read_to_string(class_link.join("dev")).map_err(|_| missing())?;
+    let numbers = parse_device_numbers(&dev_attribute).ok_or_else(not_usb)?;
 
     let node_path = config.devfs.join(device);
     let node = OpenOptions::new()
@@ -261,18 +332,21 @@ fn open_usb_device(config: &HelperConfig, device: &str) -> Result<File, MountFai
         .map_err(|error| open_failure(device, error))?;
     let rdev = metadata.rdev();
     let same_device = metadata.file_type().is_block_device()
-        && nix::sys::stat::major(rdev) == major
-        && nix::sys::stat::minor(rdev) == minor;
+        && nix::sys::stat::major(rdev) == numbers.major
+        && nix::sys::stat::minor(rdev) == numbers.minor;
     if !same_device {
         return Err(not_usb());
     }
-    Ok(node)
+    Ok((node, numbers))
 }
 
 /// Parses sysfs's `dev` attribute, `MAJOR:MINOR` and a newline.
-fn parse_device_numbers(text: &str) -> Option<(u64, u64)> {
+fn parse_device_numbers(text: &str) -> Option<DeviceNumbers> {
     let (major, minor) = text.trim_end().split_once(':')?;
-    Some((major.parse().ok()?, minor.parse().ok()?))
+    Some(DeviceNumbers {
+        major: major.parse().ok()?,
+        minor: minor.parse().ok()?,
+    })
 }
 
 fn open_failure(device: &str, error: io::Error) -> MountFailure {
@@ -376,10 +450,29 @@ mod tests {
 
     #[test]
     fn device_numbers() {
-        assert_eq!(parse_device_numbers("8:1\n"), Some((8, 1)));
-        assert_eq!(parse_device_numbers("259:12"), Some((259, 12)));
+        let numbers = |major, minor| Some(DeviceNumbers { major, minor });
+        assert_eq!(parse_device_numbers("8:1\n"), numbers(8, 1));
+        assert_eq!(parse_device_numbers("259:12"), numbers(259, 12));
         assert_eq!(parse_device_numbers("8-1"), None);
         assert_eq!(parse_device_numbers("8:x"), None);
+    }
+
+    fn block_datagram(action: &str, major: u64, minor: u64) -> Vec<u8> {
+        format!(
+            "{action}@/devices/x/block/sda/sda1\0ACTION={action}\0SUBSYSTEM=block\0\
+             MAJOR={major}\0MINOR={minor}\0DEVNAME=sda1\0DEVTYPE=partition\0"
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn removal_matches_numbers() {
+        let device = DeviceNumbers { major: 8, minor: 1 };
+        assert!(is_removal_of(&block_datagram("remove", 8, 1), device));
+        assert!(!is_removal_of(&block_datagram("add", 8, 1), device));
+        assert!(!is_removal_of(&block_datagram("remove", 8, 17), device));
+        assert!(!is_removal_of(&block_datagram("remove", 179, 1), device));
+        assert!(!is_removal_of(b"garbage", device));
     }
 
     #[test]

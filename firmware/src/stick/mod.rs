@@ -6,12 +6,14 @@
 //! 1. [`StickWatcher`] reads kernel uevents from a netlink socket (no libudev, no udevd needed)
 //!    and reports [`StickEvent::Inserted`] for each USB partition, or USB disk without a
 //!    partition table, and [`StickEvent::Removed`] when it goes away.
-//! 2. [`StickMounter::mount`] asks the privileged mount helper to mount that device and returns
-//!    a [`MountedStick`].
+//! 2. [`StickMounter::mount`] sends the privileged mount helper a request to mount that device
+//!    and returns a [`MountedStick`].
 //! 3. [`MountedStick::certificates`] lists the certificate files, newest first, and
 //!    [`MountedStick::read`] reads the chosen one into a buffer that wipes itself.
 //! 4. [`MountedStick::release`] (at the end of the wizard) or dropping the `MountedStick` (on
-//!    removal, on any error, or when the service stops) makes the helper unmount the stick.
+//!    removal, on any error, or when the service stops) makes the helper unmount the stick. The
+//!    helper also watches the kernel's uevents and detaches the mount of a pulled stick by
+//!    itself.
 //!
 //! In tests and in the demo, a [`FolderStick`] stands in for a mounted stick: the same search
 //! and read over a plain folder.

@@ -17,7 +17,7 @@ use nix::mount::{MntFlags, MsFlags};
 
 use super::probe::Filesystem;
 
-/// The flags of every stick mount.
+/// Returns the flags of every stick mount.
 pub fn stick_mount_flags() -> MsFlags {
     MsFlags::MS_RDONLY
         | MsFlags::MS_NOSUID
@@ -61,7 +61,7 @@ impl MountRequest {
     }
 }
 
-/// The file-system-specific options. Modes: files `0400`, folders `0500`, both for the owner
+/// Returns the file-system-specific options. Modes: files `0400`, folders `0500`, both for the owner
 /// only; the stick is read-only, so write bits would mean nothing.
 fn filesystem_options(filesystem: Filesystem, owner: Owner) -> String {
     let Owner { uid, gid } = owner;
@@ -105,8 +105,8 @@ impl MountSyscalls for KernelMounts {
 }
 
 /// A mounted stick. Dropping the guard detaches the mount lazily (`MNT_DETACH`): the mount
-/// disappears from the tree at once and the kernel lets go of the file system when the last
-/// open file on it is closed, which is what a pulled stick needs.
+/// disappears from the tree at once, and the kernel releases the file system when the last
+/// open file on it is closed. A pulled stick needs exactly that.
 #[derive(Debug)]
 pub struct MountGuard<'a, M: MountSyscalls + ?Sized> {
     syscalls: &'a M,
@@ -115,7 +115,7 @@ pub struct MountGuard<'a, M: MountSyscalls + ?Sized> {
 }
 
 impl<'a, M: MountSyscalls + ?Sized> MountGuard<'a, M> {
-    /// Mounts as `request` says and returns the guard of the new mount.
+    /// Mounts with the arguments of `request` and returns the guard of the new mount.
     pub fn mount(syscalls: &'a M, request: &MountRequest) -> Result<Self, Errno> {
         syscalls.mount(request)?;
         Ok(Self {
@@ -127,6 +127,12 @@ impl<'a, M: MountSyscalls + ?Sized> MountGuard<'a, M> {
 
     pub fn target(&self) -> &Path {
         &self.target
+    }
+
+    /// Detaches the mount lazily now, and returns the error that dropping the guard only logs.
+    pub fn detach(mut self) -> Result<(), Errno> {
+        self.mounted = false;
+        self.syscalls.unmount(&self.target, MntFlags::MNT_DETACH)
     }
 
     /// Unmounts now. A mount still in use (`EBUSY`) is detached lazily instead.
@@ -297,6 +303,21 @@ mod tests {
                 Call::Mount(request.clone()),
                 Call::Unmount(request.target.clone(), MntFlags::empty()),
             ]
+        );
+    }
+
+    #[test]
+    fn guard_detach_is_lazy() {
+        let syscalls = RecordingMounts::default();
+        let request = request(Filesystem::ExFat);
+        MountGuard::mount(&syscalls, &request)
+            .unwrap()
+            .detach()
+            .unwrap();
+        let calls = syscalls.calls.lock().unwrap().clone();
+        assert_eq!(
+            calls[1..],
+            [Call::Unmount(request.target.clone(), MntFlags::MNT_DETACH)]
         );
     }
 

@@ -3,7 +3,7 @@
 //! Kernel uevents carry no `ID_FS_TYPE` (udev adds it after running blkid), so the mount helper
 //! reads the first [`PROBE_LEN`] bytes of the device and looks for the superblocks and boot
 //! sectors itself. The result also separates a whole disk with a partition table (its partitions
-//! are mounted one by one) from a disk formatted without one, and names common file systems that
+//! are mounted one by one) from a disk formatted without one. It names common file systems that
 //! the box does not mount, so that the doctor gets a useful message.
 //!
 //! Sources of the on-disk layouts: Microsoft's FAT specification (BPB fields and the cluster
@@ -34,7 +34,7 @@ pub enum Filesystem {
 }
 
 impl Filesystem {
-    /// The file system type passed to mount(2). ext2 and ext3 go through the ext4 driver,
+    /// Returns the file system type passed to mount(2). ext2 and ext3 go through the ext4 driver,
     /// which Debian's kernel also registers for them; NTFS goes through the in-kernel ntfs3.
     pub fn kernel_type(self) -> &'static str {
         match self {
@@ -45,7 +45,7 @@ impl Filesystem {
         }
     }
 
-    /// The name a doctor or a technician knows the file system by.
+    /// Returns the file system's common name, as computers show it (`FAT32`, `exFAT`).
     pub fn name(self) -> &'static str {
         match self {
             Self::Fat12 => "FAT12",
@@ -57,12 +57,6 @@ impl Filesystem {
             Self::Ext3 => "ext3",
             Self::Ext4 => "ext4",
         }
-    }
-
-    /// Whether the file system stores owners and modes itself. The FAT family, exFAT and NTFS
-    /// (as ntfs3 mounts it) take the owner and modes from mount options instead.
-    pub fn has_unix_owners(self) -> bool {
-        matches!(self, Self::Ext2 | Self::Ext3 | Self::Ext4)
     }
 }
 
@@ -115,7 +109,7 @@ pub enum PartitionTable {
     Gpt,
 }
 
-/// What the first bytes of a device contain.
+/// The content found in the first bytes of a device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Probe {
     Filesystem(Filesystem),
@@ -200,8 +194,8 @@ fn probe_boot_sector(bytes: &[u8]) -> Option<Filesystem> {
     probe_fat(bytes)
 }
 
-/// The FAT BIOS parameter block: checks that each field is in range, then counts the data
-/// clusters, which alone decides between FAT12, FAT16 and FAT32.
+/// Parses the FAT BIOS parameter block: checks that each field is in range, then counts the
+/// data clusters, which alone decide between FAT12, FAT16 and FAT32.
 fn probe_fat(bytes: &[u8]) -> Option<Filesystem> {
     let jump = bytes_at(bytes, 0, 3)?;
     let jump_ok = (jump[0] == 0xEB && jump[2] == 0x90) || jump[0] == 0xE9;
@@ -250,14 +244,14 @@ fn probe_fat(bytes: &[u8]) -> Option<Filesystem> {
     })
 }
 
-/// The ext2/3/4 superblock at byte 1024. The version is read from the feature flags the way
+/// Parses the ext2/3/4 superblock at byte 1024. The version is read from the feature flags the way
 /// blkid does: a journal makes ext3, any feature beyond ext3's set makes ext4.
 fn probe_ext(bytes: &[u8]) -> Option<Filesystem> {
     const SUPERBLOCK: usize = 1024;
     const COMPAT_HAS_JOURNAL: u32 = 0x4;
-    // filetype, recover, journal device, meta_bg: the incompatible features ext3 knows.
+    // filetype, recover, journal device, meta_bg: the incompatible features ext3 supports.
     const INCOMPAT_EXT3: u32 = 0x1F;
-    // sparse_super, large_file, btree_dir: the read-only features ext3 knows.
+    // sparse_super, large_file, btree_dir: the read-only features ext3 supports.
     const RO_COMPAT_EXT3: u32 = 0x7;
 
     if read_u16_le(bytes, SUPERBLOCK + 0x38)? != 0xEF53 {
@@ -275,7 +269,7 @@ fn probe_ext(bytes: &[u8]) -> Option<Filesystem> {
     }
 }
 
-/// A GPT header at LBA 1 (512- or 4096-byte sectors), or an MBR with at least one valid
+/// Detects a GPT header at LBA 1 (512- or 4096-byte sectors), or an MBR with at least one valid
 /// entry. Called only after the boot sector checks, so a FAT boot sector is not taken for an
 /// MBR.
 fn probe_partition_table(bytes: &[u8]) -> Option<PartitionTable> {

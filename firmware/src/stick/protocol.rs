@@ -22,7 +22,8 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWr
 use super::error::MountFailure;
 use super::probe::Filesystem;
 
-/// The longest message either side accepts, newline included; real ones are under 200 bytes.
+/// The maximum message length either side accepts, newline included. Real messages are under
+/// 200 bytes.
 pub const MAX_MESSAGE_LEN: usize = 4096;
 
 /// A request from the service.

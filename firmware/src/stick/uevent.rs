@@ -11,8 +11,8 @@
 //! ```
 //!
 //! udev re-broadcasts its own processed events on another multicast group with a binary header
-//! starting `libudev\0`; those carry `ID_BUS` and `ID_FS_TYPE`, but the box listens to the
-//! kernel group only, so it does not depend on udevd, and the parser rejects udev's format.
+//! starting `libudev\0`. Those carry `ID_BUS` and `ID_FS_TYPE`, but the box listens to the
+//! kernel group only, so that it does not depend on udevd. The parser rejects udev's format.
 //!
 //! A device counts as a USB stick when it is an `sd*` disk or partition (the SCSI disk driver
 //! that usb-storage and UAS devices appear through) and its sysfs path runs through a USB bus
@@ -119,12 +119,20 @@ impl Uevent {
         self.field("DEVTYPE")
     }
 
-    /// The device node name below `/dev`, for example `sda1`.
+    /// Returns the device node name below `/dev`, for example `sda1`.
     pub fn devname(&self) -> Option<&str> {
         self.field("DEVNAME")
     }
 
-    /// The kernel's event sequence number, which increases by one for each event.
+    /// Returns the device's major and minor numbers, from the `MAJOR` and `MINOR` fields.
+    pub fn device_numbers(&self) -> Option<DeviceNumbers> {
+        Some(DeviceNumbers {
+            major: self.field("MAJOR")?.parse().ok()?,
+            minor: self.field("MINOR")?.parse().ok()?,
+        })
+    }
+
+    /// Returns the kernel's event sequence number, which increases by one for each event.
     pub fn seqnum(&self) -> Result<Option<u64>, UeventError> {
         let Some(value) = self.field("SEQNUM") else {
             return Ok(None);
@@ -136,6 +144,13 @@ impl Uevent {
                 value: value.to_owned(),
             })
     }
+}
+
+/// The major and minor numbers of a device node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceNumbers {
+    pub major: u64,
+    pub minor: u64,
 }
 
 /// Parses one kernel uevent datagram, as received from the netlink socket.
@@ -270,7 +285,7 @@ pub fn classify_stick_uevent(uevent: &Uevent) -> Option<StickUevent> {
     })
 }
 
-/// Whether `name` is a SCSI disk or partition name: `sd`, one or more lowercase letters, then
+/// Returns whether `name` is a SCSI disk or partition name: `sd`, one or more lowercase letters, then
 /// optional digits (`sda`, `sdab`, `sdb12`). Also the check that keeps a name safe to join to
 /// `/dev` and to a mount folder.
 pub fn is_stick_device_name(name: &str) -> bool {
@@ -282,7 +297,7 @@ pub fn is_stick_device_name(name: &str) -> bool {
     letters >= 1 && name.len() <= 16 && digits.bytes().all(|byte| byte.is_ascii_digit())
 }
 
-/// Whether a sysfs path runs through a USB bus: one of its components is `usb` followed by the
+/// Returns whether a sysfs path runs through a USB bus: one of its components is `usb` followed by the
 /// bus number (`/usb1/`, `/usb2/`). Platform devices such as `fe980000.usb` do not count.
 pub fn is_usb_devpath(devpath: &str) -> bool {
     devpath.split('/').any(|component| {
@@ -344,6 +359,10 @@ mod tests {
         assert_eq!(uevent.devname(), Some("sda1"));
         assert_eq!(uevent.seqnum(), Ok(Some(2211)));
         assert_eq!(uevent.field("MAJOR"), Some("8"));
+        assert_eq!(
+            uevent.device_numbers(),
+            Some(DeviceNumbers { major: 8, minor: 1 })
+        );
     }
 
     #[test]

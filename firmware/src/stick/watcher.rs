@@ -8,8 +8,8 @@
 //! A whole USB disk is reported only when it has no partitions, because the kernel announces a
 //! disk's partitions (in their own uevents) right after the disk, and those are what get
 //! mounted. A disk formatted without a partition table ("superfloppy") is reported itself.
-//! Sticks already present when the watcher opens are reported first, from sysfs; the same scan
-//! catches up after the kernel dropped events because the socket's buffer was full (`ENOBUFS`).
+//! Sticks already present when the watcher opens are reported first, from sysfs. The same scan
+//! catches up when the kernel dropped events because the socket's buffer was full (`ENOBUFS`).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fs;
@@ -39,7 +39,7 @@ const RECEIVE_BUFFER: usize = 1 << 20;
 /// A kernel uevent is at most a 2 KiB field buffer plus the `ACTION@DEVPATH` header.
 const DATAGRAM_BUFFER: usize = 16 * 1024;
 
-/// What the watcher reports.
+/// An event reported by the watcher.
 #[derive(Debug)]
 pub enum StickEvent {
     /// A USB disk or partition to mount appeared.
@@ -155,8 +155,8 @@ impl UeventSocket {
 }
 
 /// Registers the socket with tokio's reactor. tokio 1.54 deprecated the safe constructor
-/// because an arbitrary `AsRawFd` type may close or swap its descriptor; an `OwnedFd` moved
-/// into the `AsyncFd` cannot, and the crate forbids `unsafe` for the replacement.
+/// because an arbitrary `AsRawFd` type may close or swap its descriptor. An `OwnedFd` moved
+/// into the `AsyncFd` cannot, and the crate forbids the `unsafe` that the replacement needs.
 #[expect(
     deprecated,
     reason = "sound for an OwnedFd, and `AsyncFd::register_with_interest` needs `unsafe`"
@@ -235,7 +235,7 @@ impl StickTracker {
     }
 }
 
-/// The USB disks and partitions listed in `SYSFS/class/block`.
+/// Lists the USB disks and partitions in `SYSFS/class/block`.
 fn scan_sticks(sysfs: &Path) -> io::Result<Vec<BlockDevice>> {
     let class = sysfs.join("class/block");
     let mut devices = Vec::new();
@@ -274,7 +274,7 @@ fn scan_sticks(sysfs: &Path) -> io::Result<Vec<BlockDevice>> {
     Ok(devices)
 }
 
-/// Whether the disk `name` has partitions: sysfs lists them as subfolders of the disk that
+/// Returns whether the disk `name` has partitions: sysfs lists them as subfolders of the disk that
 /// contain a `partition` attribute.
 fn disk_has_partitions(sysfs: &Path, name: &str) -> bool {
     let Ok(entries) = fs::read_dir(sysfs.join("class/block").join(name)) else {

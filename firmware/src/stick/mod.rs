@@ -29,7 +29,7 @@
 //! accepts one request: the kernel name of a USB disk or partition, which it checks in sysfs.
 //! It mounts read-only with `nosuid,nodev,noexec,nosymfollow` under
 //! `/run/practicebox-stick/` (root:practicebox, mode 0750, so only the service reaches the
-//! files) and keeps the mount exactly as long as the connection stays open.
+//! files). The mount lasts no longer than the connection.
 //!
 //! Chosen over the alternatives because:
 //! - `systemd-mount` from a udev rule mounts well and unmounts on removal, but the service

@@ -9,8 +9,9 @@
 //! helper → service   "released", once the stick is unmounted
 //! ```
 //!
-//! The helper keeps the stick mounted exactly as long as the connection is open, so a service
-//! that drops the connection or dies leaves nothing mounted.
+//! The stick stays mounted no longer than the connection is open, so a service that drops the
+//! connection or dies leaves nothing mounted. The helper also unmounts a stick that is pulled,
+//! and then sends `released` on its own.
 
 use std::io;
 use std::path::PathBuf;

@@ -4,6 +4,9 @@
 //! its final directory, fsynced, then renamed to its final name without
 //! replacing an existing file, and the directory is fsynced. Samba vetoes the
 //! staging names, so the medical record software only ever lists whole files.
+//! The `_unsynced` variants of [`StagedFile::place`] and [`StagedFile::replace`]
+//! leave the directory `fsync` to the caller, so that one `fsync` covers every
+//! file placed in that directory since the last one.
 //!
 //! The rename uses `renameat2(RENAME_NOREPLACE)`. Where the filesystem or the C
 //! library lacks it, a hard link to the final name followed by removal of the
@@ -117,14 +120,22 @@ impl StagedFile {
     /// Moves the file to `name`, or to the first free `name-N`, never replacing
     /// another file, and fsyncs the directory. A candidate that already contains
     /// the same bytes is taken as this file, delivered before.
-    pub fn place(mut self, name: &str) -> Result<Placement, DeliveryError> {
+    pub fn place(self, name: &str) -> Result<Placement, DeliveryError> {
+        let dir = self.dir.clone();
+        let placement = self.place_unsynced(name)?;
+        fsync_dir(&dir)?;
+        Ok(placement)
+    }
+
+    /// Does what [`StagedFile::place`] does except the directory `fsync`: the file's bytes are
+    /// durable, its new name only once the caller has fsynced the directory.
+    pub fn place_unsynced(mut self, name: &str) -> Result<Placement, DeliveryError> {
         for n in 1..=MAX_CANDIDATES {
             let candidate = numbered(name, n);
             let target = self.dir.join(&candidate);
             match rename_noreplace(&self.path(), &target) {
                 Ok(()) => {
                     self.pending = false;
-                    fsync_dir(&self.dir)?;
                     return Ok(Placement::Written(candidate));
                 }
                 Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
@@ -145,20 +156,28 @@ impl StagedFile {
 
     /// Moves the file to `name`, replacing what is there, and fsyncs the
     /// directory. Only for files PracticeBox owns, such as sidecars.
-    pub fn replace(mut self, name: &str) -> Result<(), DeliveryError> {
+    pub fn replace(self, name: &str) -> Result<(), DeliveryError> {
+        let dir = self.dir.clone();
+        self.replace_unsynced(name)?;
+        fsync_dir(&dir)
+    }
+
+    /// Does what [`StagedFile::replace`] does except the directory `fsync`.
+    pub fn replace_unsynced(mut self, name: &str) -> Result<(), DeliveryError> {
         let target = self.dir.join(name);
         fs::rename(self.path(), &target)
             .map_err(|err| DeliveryError::from_io("rename", &target, err))?;
         self.pending = false;
-        fsync_dir(&self.dir)
+        Ok(())
     }
 
-    /// Removes the staging file and fsyncs the directory.
+    /// Removes the staging file. A removal lost in a power cut leaves a staging file, which
+    /// [`cleanup_staging`] removes at the next start, so the directory is not fsynced here.
     fn discard(&mut self) -> Result<(), DeliveryError> {
         let path = self.path();
         fs::remove_file(&path).map_err(|err| DeliveryError::from_io("remove", &path, err))?;
         self.pending = false;
-        fsync_dir(&self.dir)
+        Ok(())
     }
 
     /// Tells whether `path` is a regular file with exactly the staged bytes.

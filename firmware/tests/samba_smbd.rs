@@ -160,6 +160,7 @@ fn testparm_accepts_standalone_config() -> Result<()> {
     let standalone = StandaloneConfig {
         samba,
         runtime_dir: dir.path().join("run"),
+        include: None,
     };
     // testparm reports missing state folders as errors, as smbd would.
     for runtime_dir in standalone.runtime_dirs() {

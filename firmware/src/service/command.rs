@@ -141,8 +141,12 @@ pub fn check_config(command: &ConfigCommand) -> ExitCode {
     let ConfigCommand::Check { file } = command;
     match ServiceConfig::load(file) {
         Ok(config) => {
+            let shares = match &config.samba {
+                Some(samba) => format!("Samba shares to {}", samba.fragment.display()),
+                None => "no Samba shares".to_owned(),
+            };
             println!(
-                "{}: ok ({} principal(s), fetch every {:?})",
+                "{}: ok ({} principal(s), fetch every {:?}, {shares})",
                 file.display(),
                 config.principals.len(),
                 config.fetch_interval

@@ -739,3 +739,30 @@ fn error_texts_name_value_and_fix() {
     );
     assert!(text.contains("check the share for a second copy"), "{text}");
 }
+
+#[test]
+fn data_version_changes_on_other_connections_commits() {
+    let (dir, mut store) = open_temp();
+    let before = store.data_version().unwrap();
+
+    store
+        .add_principal(&main_doctor(), "test", at("2026-03-10T08:00:00Z"))
+        .unwrap();
+    assert_eq!(
+        store.data_version().unwrap(),
+        before,
+        "its own commit does not count"
+    );
+
+    let mut other = Store::open(&dir.path().join("store.db")).unwrap();
+    other
+        .add_principal(&colleague(), "cli", at("2026-03-10T08:01:00Z"))
+        .unwrap();
+    let after = store.data_version().unwrap();
+    assert_ne!(after, before, "another connection's commit counts");
+    assert_eq!(
+        store.data_version().unwrap(),
+        after,
+        "stable without commits"
+    );
+}

@@ -22,7 +22,8 @@ use crate::eid::Insz;
 /// NOTE: the modulo-97 rule holds for the RIZIV numbers of doctors issued so far; newer
 /// numbers may follow another rule. [`RizivCheck::FormatOnly`] accepts any 11 digits for
 /// when a genuine number is rejected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RizivCheck {
     /// 11 digits and the modulo-97 check digits.
     #[default]

@@ -6,14 +6,14 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
-use crate::config::ServiceConfig;
+use crate::config::{DEFAULT_CONFIG_FILE, ServiceConfig};
 use crate::scheduler::shutdown::ShutdownTrigger;
 
 /// Arguments of `practicebox run`.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// Service configuration file (TOML)
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "PRACTICEBOX_CONFIG", default_value = DEFAULT_CONFIG_FILE)]
     pub config: PathBuf,
 }
 
@@ -21,7 +21,7 @@ pub struct RunArgs {
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
     /// Service configuration file (TOML)
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "PRACTICEBOX_CONFIG", default_value = DEFAULT_CONFIG_FILE)]
     pub config: PathBuf,
 }
 
@@ -73,9 +73,10 @@ pub fn check_config(command: &ConfigCommand) -> ExitCode {
     match ServiceConfig::load(file) {
         Ok(config) => {
             println!(
-                "{}: ok ({} principal(s), fetch every {:?})",
+                "{}: ok (data in {}, share {}, fetch every {:?})",
                 file.display(),
-                config.principals.len(),
+                config.data_dir.display(),
+                config.share_root.display(),
                 config.fetch_interval
             );
             ExitCode::SUCCESS

@@ -11,8 +11,9 @@
 //! other pcscd users on the machine. pcscd needs root, as in the other PC/SC tests; nothing is
 //! skipped when it cannot start.
 //!
-//! NOTE: the commands run `CARGO_BIN_EXE_practicebox`. In a target folder shared by several
-//! checkouts, another checkout's build may replace that binary between the build and the run.
+//! The commands run cargo's build of `practicebox`, or the binary that `PRACTICEBOX_BIN` names.
+//! NOTE: in a target folder shared by several checkouts, another checkout's build may replace
+//! cargo's binary between the build and the run. Point `PRACTICEBOX_BIN` at a copy then.
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
@@ -180,16 +181,17 @@ async fn mandate_lifecycle(applet: Applet, seed_value: u64) {
     lab.check_no_secret_in(&log);
 }
 
-/// The practice, its files and the processes of one test.
+/// The practice, its files and the processes of one test. Fields drop in this order: pcscd
+/// stops by the PID file in its state folder before the temporary folder is removed.
 struct Lab {
-    dir: tempfile::TempDir,
-    simulator: RunningSimulator,
     pcscd: PcscdVpcd,
+    simulator: RunningSimulator,
     config: PathBuf,
     share: PathBuf,
     data_dir: PathBuf,
     main_card: SharedCard,
     colleague_card: SharedCard,
+    dir: tempfile::TempDir,
 }
 
 impl Lab {
@@ -353,7 +355,7 @@ eid_roots = "{root}/eid-roots.pem"
 
     /// Runs `practicebox COMMAND ARGS --config FILE` and waits for it.
     fn cli(&self, command: &str, args: &[String]) -> CommandResult {
-        let output = Command::new(env!("CARGO_BIN_EXE_practicebox"))
+        let output = Command::new(practicebox_binary())
             .arg(command)
             .args(args)
             .arg("--config")
@@ -375,7 +377,7 @@ eid_roots = "{root}/eid-roots.pem"
     /// Starts `practicebox run` with the configuration file alone.
     fn start_service(&self) -> Service {
         let log = self.path("service.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_practicebox"))
+        let child = Command::new(practicebox_binary())
             .arg("run")
             .arg("--config")
             .arg(&self.config)
@@ -556,6 +558,14 @@ eid_roots = "{root}/eid-roots.pem"
             );
         }
     }
+}
+
+/// Returns the `practicebox` binary under test.
+fn practicebox_binary() -> PathBuf {
+    std::env::var_os("PRACTICEBOX_BIN").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_practicebox")),
+        PathBuf::from,
+    )
 }
 
 /// Returns a virtual eID of the doctor with this INSZ, names and PIN. The default seed gives every card

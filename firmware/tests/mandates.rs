@@ -519,6 +519,82 @@ fn new_mandate_replaces_old() {
 }
 
 /// Compares two dumps line by line and names the first difference.
+#[test]
+fn new_riziv_and_name_kept_in_history() {
+    let test_box = TestBox::new();
+    test_box.setup();
+    let first = test_box.grant(None);
+
+    // A day later the colleague's RIZIV number and family name have changed.
+    let later: Timestamp = "2026-12-05T12:00:00Z".parse().unwrap();
+    let new_riziv = ehealth_sim::pki::ids::nihii11(170_413, 4).unwrap();
+    let mut profile = CardProfile::new(Applet::V1_8);
+    profile.name = "Vandenberghe".into();
+    profile.pin = Zeroizing::new(MANDATOR_PIN.into());
+    let renamed_card = virtual_eid::shared(VirtualCard::new(&profile).unwrap());
+    let mut doctor = test_box.mandator();
+    doctor.name = "Vandenberghe".into();
+    doctor.riziv = new_riziv.clone();
+    let mut eid = EidCard::open(InProcessTransport::new(renamed_card)).unwrap();
+    let answers = Answers {
+        doctor: &doctor,
+        end_date: None,
+    };
+    let outcome = command::run_workflow(
+        Purpose::Mandate,
+        &test_box.config,
+        &answers,
+        &mut eid,
+        &mut ScriptedPrompter::default(),
+        &mut ChaCha20Rng::seed_from_u64(6),
+        later,
+    )
+    .unwrap();
+    let Outcome::Mandate(second) = outcome else {
+        panic!("expected a mandate, got {outcome:?}");
+    };
+
+    let store = test_box.store();
+    let mandator = store.principal_by_insz(MANDATOR_SSIN).unwrap().unwrap();
+    assert_eq!(mandator.family_name, "Vandenberghe");
+    assert_eq!(mandator.riziv, new_riziv);
+    assert_eq!(
+        mandator.share_folder,
+        practicebox::delivery::names::doctor_folder_name(
+            "Vandenberghe-Lemaître",
+            "Jan-Willem Alexandre",
+            MANDATOR_RIZIV
+        ),
+        "the share folder keeps its name"
+    );
+    let before = store.principal_as_of(mandator.id, now()).unwrap();
+    assert_eq!(before.family_name, "Vandenberghe-Lemaître");
+    assert_eq!(before.riziv, MANDATOR_RIZIV);
+    assert!(store.mandate(first).unwrap().revoked_at.is_some());
+    assert!(store.mandate(second).unwrap().revoked_at.is_none());
+
+    let changes: Vec<serde_json::Value> = store
+        .audit_entries()
+        .unwrap()
+        .into_iter()
+        .filter(|entry| entry.action == "principal.details_changed")
+        .map(|entry| serde_json::from_str(&entry.detail).unwrap())
+        .collect();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0]["from"]["riziv"], MANDATOR_RIZIV);
+    assert_eq!(changes[0]["to"]["riziv"], new_riziv.as_str());
+    assert_eq!(changes[0]["to"]["family_name"], "Vandenberghe");
+
+    let report =
+        command::verify_report(&test_box.config, &mut ChaCha20Rng::seed_from_u64(1)).unwrap();
+    assert_eq!(report.mandates_checked, 2);
+    assert!(
+        report.is_intact(),
+        "the earlier mandate verifies with the earlier details: {}",
+        command::report_text(&report)
+    );
+}
+
 fn assert_unchanged(before: &str, after: &str, cause: &dyn std::fmt::Display) {
     let difference = before
         .lines()

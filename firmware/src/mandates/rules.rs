@@ -110,16 +110,6 @@ pub enum RuleError {
          before making this doctor the main practitioner"
     )]
     AlreadyMandator { insz: String },
-    #[error(
-        "the {field} {given:?} differs from {stored:?} stored for INSZ {insz} by an earlier \
-         mandate; type the stored value, or ask the installer to update the doctor's record"
-    )]
-    StoredDetailsDiffer {
-        insz: String,
-        field: &'static str,
-        given: String,
-        stored: String,
-    },
     #[error("end date {end} is in the past (today is {today}); choose today or a later date")]
     EndDateInPast { end: Date, today: Date },
     #[error(

@@ -65,8 +65,8 @@ pub use messages::{
 };
 pub use migrations::SCHEMA_VERSION;
 pub use principals::{
-    Mandate, MandateEvidence, MandateId, NewMandate, NewPrincipal, Principal, PrincipalId, Role,
-    validate_insz,
+    Mandate, MandateEvidence, MandateId, NewMandate, NewPrincipal, Principal, PrincipalDetails,
+    PrincipalId, Role, validate_insz,
 };
 pub use runs::{FetchRun, RunCounts, RunId, RunOutcome};
 

@@ -28,7 +28,6 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::{Pid, SysconfVar, sysconf};
 use practicebox::demo::mail;
 use practicebox::demo::practice::{CA_FILE, Practice, PracticeConfig};
-use practicebox::store::Role;
 
 const DOCTORS: usize = 20;
 const MESSAGES_PER_DOCTOR: usize = 100;
@@ -160,7 +159,8 @@ async fn run_benchmark() -> Result<()> {
     Ok(())
 }
 
-/// Writes the service configuration for the practice: its store, keystores and the simulator.
+/// Writes the service configuration for the practice: its data folder, which contains the
+/// store and the credential vault, and the simulator.
 fn write_service_config(practice: &Practice, share: &Path) -> Result<PathBuf> {
     let mut config = toml::Table::new();
     let path = |value: &Path| toml::Value::String(value.display().to_string());
@@ -187,29 +187,6 @@ fn write_service_config(practice: &Practice, share: &Path) -> Result<PathBuf> {
     let mut clock = toml::Table::new();
     clock.insert("trust_system_clock".into(), true.into());
     config.insert("clock".into(), clock.into());
-
-    let mut principals = Vec::new();
-    for doctor in &practice.doctors {
-        let spec = &doctor.doctor.spec;
-        let mut principal = toml::Table::new();
-        principal.insert("insz".into(), spec.ssin.clone().into());
-        principal.insert("family_name".into(), spec.last_name.clone().into());
-        principal.insert("given_names".into(), spec.first_name.clone().into());
-        principal.insert("riziv".into(), spec.nihii11.clone().into());
-        let role = if doctor.role == Role::Main {
-            "main"
-        } else {
-            "mandator"
-        };
-        principal.insert("role".into(), role.into());
-        principal.insert("keystore".into(), path(&doctor.credentials.keystore));
-        principal.insert(
-            "password_file".into(),
-            path(&doctor.credentials.password_file),
-        );
-        principals.push(toml::Value::Table(principal));
-    }
-    config.insert("principal".into(), principals.into());
 
     let file = practice.data_dir.join("practicebox.toml");
     std::fs::write(&file, toml::to_string(&config)?)?;

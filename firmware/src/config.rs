@@ -1,7 +1,8 @@
-//! The service configuration file (TOML) of `practicebox run`, `status` and `config check`.
+//! The service configuration file (TOML): the one source of the box's paths for
+//! `practicebox run`, `status`, `config check`, `setup` and `mandate`.
 //!
 //! ```toml
-//! data_dir = "/var/lib/practicebox"          # store, status file, held messages
+//! data_dir = "/var/lib/practicebox"          # store, credential vault, box identity, status
 //! share_root = "/srv/practicebox"            # the folder Samba shares, one folder per doctor
 //! fetch_interval = "5m"                      # between two runs of a box, jittered by 20 %
 //! time_zone = "Europe/Brussels"              # for file names, "new today" and the status lines
@@ -23,27 +24,26 @@
 //! access = "read_write"                      # or "read_only", for every share
 //! reload_command = ["smbcontrol", "smbd", "reload-config"]  # the default; [] runs none
 //!
-//! [[principal]]                              # TODO: temporary, see below
-//! insz = "78031414230"
-//! family_name = "Vermeiren"
-//! given_names = "Lotte"
-//! riziv = "17041234004"
-//! keystore = "/var/lib/practicebox/keys/SSIN=78031414230 20260101-100000.acc-p12"
-//! password_file = "/var/lib/practicebox/keys/78031414230.pass"
+//! [mandates]                                 # what `setup` and `mandate` check against
+//! ehealth_ca = "/etc/practicebox/ehealth-ca.pem"   # CAs of doctors' eHealth certificates
+//! eid_roots = "/etc/practicebox/eid-roots.pem"     # Belgian eID root certificates
+//! riziv_check = "strict"                     # or "format_only": 11 digits, no check digits
 //! ```
+//!
+//! The doctors are not listed here. `practicebox setup` and `practicebox mandate add` store them
+//! in the store, and their keystores and passwords encrypted in the credential vault, both under
+//! `data_dir`. The service reads them from there. A configuration that still has the
+//! `[[principal]]` tables of earlier versions is rejected with the command to use instead: a
+//! second source of doctors would keep passwords in clear files and could disagree with the
+//! signed mandates.
 //!
 //! The `[samba]` table makes the service write one share per doctor folder to `fragment`
 //! (see [`crate::samba::sync`]). `reload_command` runs after each change, without a shell. It
 //! needs root, because `smbcontrol` refuses other users, so on the box it is `[]` and a root unit
 //! installs and reloads the fragment (see [`crate::samba::install`]).
 //!
-//! TODO: the `[[principal]]` tables carry the doctors and their keystore files until the
-//! mandate work stores principals and their credentials through the box's own set-up; then
-//! they go away. `run` adds a listed principal to the store when it is missing there.
-//!
 //! Errors name the file and the line: `practicebox.toml:7: invalid fetch_interval ...`.
 
-use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -53,16 +53,19 @@ use jiff::tz::TimeZone;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::credentials::VAULT_FOLDER;
 use crate::delivery::RoutingProfile;
-use crate::delivery::names::doctor_folder_name;
 use crate::ehealth::clock::DEFAULT_SYNC_FLAG;
 use crate::ehealth::endpoints::{Endpoints, EndpointsConfig};
-use crate::fetcher::credentials::KeystoreFiles;
+use crate::mandates::RizivCheck;
 use crate::samba::ShareSettings;
-use crate::store::{NewPrincipal, Role, validate_insz};
 use samba_table::SambaTable;
 
 mod samba_table;
+
+/// The configuration file that every command reads when `--config` is not given: the file the
+/// package installs and the systemd unit passes to `practicebox run`.
+pub const DEFAULT_CONFIG_FILE: &str = "/etc/practicebox/config.toml";
 
 /// The default `fetch_interval`.
 pub const DEFAULT_FETCH_INTERVAL: &str = "5m";
@@ -118,8 +121,10 @@ struct RawConfig {
     #[serde(default)]
     clock: ClockConfig,
     #[serde(default)]
-    principal: Vec<Spanned<PrincipalConfig>>,
     samba: Option<Spanned<SambaTable>>,
+    mandates: Option<Spanned<MandateConfig>>,
+    /// Read only to reject it with a clear message.
+    principal: Option<Spanned<toml::Value>>,
 }
 
 /// The `[clock]` table.
@@ -133,35 +138,37 @@ pub struct ClockConfig {
     pub sync_flag: Option<PathBuf>,
 }
 
-/// A `[[principal]]` table.
+/// The `[mandates]` table: what `practicebox setup` and `practicebox mandate` check against.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PrincipalConfig {
-    pub insz: String,
-    pub family_name: String,
-    pub given_names: String,
-    pub riziv: String,
-    /// `main` (the box's doctor, the default) or `mandator` (fetched while a mandate is valid).
+pub struct MandateConfig {
+    /// PEM file of the eHealth CA certificates that doctors' certificates must chain to.
+    #[serde(default = "default_ehealth_ca")]
+    pub ehealth_ca: PathBuf,
+    /// PEM file of the Belgian eID root certificates.
+    #[serde(default = "default_eid_roots")]
+    pub eid_roots: PathBuf,
+    /// The check of RIZIV numbers: check digits (`strict`) or 11 digits only (`format_only`).
     #[serde(default)]
-    pub role: RoleConfig,
-    pub keystore: PathBuf,
-    pub password_file: PathBuf,
-    /// Move delivered messages to the eHealthBox bin.
-    #[serde(default = "default_true")]
-    pub move_to_bin: bool,
+    pub riziv_check: RizivCheck,
 }
 
-/// The role of a configured principal.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RoleConfig {
-    #[default]
-    Main,
-    Mandator,
+impl Default for MandateConfig {
+    fn default() -> Self {
+        Self {
+            ehealth_ca: default_ehealth_ca(),
+            eid_roots: default_eid_roots(),
+            riziv_check: RizivCheck::default(),
+        }
+    }
 }
 
-fn default_true() -> bool {
-    true
+fn default_ehealth_ca() -> PathBuf {
+    PathBuf::from("/etc/practicebox/ehealth-ca.pem")
+}
+
+fn default_eid_roots() -> PathBuf {
+    PathBuf::from("/etc/practicebox/eid-roots.pem")
 }
 
 /// A checked configuration, with every value resolved.
@@ -176,9 +183,9 @@ pub struct ServiceConfig {
     pub status_file: PathBuf,
     pub endpoints: Endpoints,
     pub clock: ClockConfig,
-    pub principals: Vec<PrincipalConfig>,
     /// The shares the service writes for Samba; `None` without a `[samba]` table.
     pub samba: Option<ShareSettings>,
+    pub mandates: MandateConfig,
 }
 
 impl ServiceConfig {
@@ -235,36 +242,14 @@ impl ServiceConfig {
             .unwrap_or_else(|| PathBuf::from(DEFAULT_SYNC_FLAG))
     }
 
-    /// The keystore files of the configured principals, by INSZ.
-    pub fn keystore_files(&self) -> HashMap<String, KeystoreFiles> {
-        self.principals
-            .iter()
-            .map(|principal| {
-                let files = KeystoreFiles {
-                    keystore: principal.keystore.clone(),
-                    password_file: principal.password_file.clone(),
-                };
-                (principal.insz.clone(), files)
-            })
-            .collect()
+    /// Returns the folder of the encrypted credential vault, in the data directory.
+    pub fn vault_dir(&self) -> PathBuf {
+        self.data_dir.join(VAULT_FOLDER)
     }
-}
 
-impl PrincipalConfig {
-    /// The principal to add to the store.
-    pub fn new_principal(&self) -> NewPrincipal {
-        NewPrincipal {
-            insz: self.insz.clone(),
-            family_name: self.family_name.clone(),
-            given_names: self.given_names.clone(),
-            riziv: self.riziv.clone(),
-            role: match self.role {
-                RoleConfig::Main => Role::Main,
-                RoleConfig::Mandator => Role::Mandator,
-            },
-            share_folder: doctor_folder_name(&self.family_name, &self.given_names, &self.riziv),
-            move_to_bin: self.move_to_bin,
-        }
+    /// Returns the file with this box's identity, written into every mandate document.
+    pub fn box_id_file(&self) -> PathBuf {
+        self.data_dir.join("box-id")
     }
 }
 
@@ -294,13 +279,22 @@ impl Checker<'_> {
             None => data_dir.as_ref().map(|dir| dir.join("status.json")),
         };
         let endpoints = self.endpoints(raw.ehealth.as_ref());
-        self.principals(&raw.principal);
         let samba = match &raw.samba {
             Some(table) => self
                 .samba(table, data_dir.as_deref(), share_root.as_deref())
                 .map(Some),
             None => Some(None),
         };
+        let mandates = self.mandates(raw.mandates);
+        if let Some(principal) = &raw.principal {
+            self.problem(
+                &principal.span(),
+                "[[principal]] tables are no longer read; remove them, and set the doctors up \
+                 with `practicebox setup` and `practicebox mandate add`, which store them \
+                 encrypted under data_dir"
+                    .to_owned(),
+            );
+        }
 
         Some(ServiceConfig {
             file: self.file.to_owned(),
@@ -312,8 +306,8 @@ impl Checker<'_> {
             status_file: status_file?,
             endpoints: endpoints?,
             clock: raw.clock,
-            principals: raw.principal.into_iter().map(Spanned::into_inner).collect(),
             samba: samba?,
+            mandates: mandates?,
         })
     }
 
@@ -396,52 +390,31 @@ impl Checker<'_> {
         }
     }
 
-    fn principals(&mut self, principals: &[Spanned<PrincipalConfig>]) {
-        let mut seen = HashSet::new();
-        let mut mains = 0;
-        for entry in principals {
-            let span = entry.span();
-            let principal = entry.get_ref();
-            if let Err(error) = validate_insz(&principal.insz) {
-                self.problem(&span, format!("in [[principal]]: {error}"));
-            }
-            if principal.riziv.len() != 11 || !principal.riziv.bytes().all(|b| b.is_ascii_digit()) {
+    fn mandates(&mut self, value: Option<Spanned<MandateConfig>>) -> Option<MandateConfig> {
+        let Some(value) = value else {
+            return Some(MandateConfig::default());
+        };
+        let span = value.span();
+        let config = value.into_inner();
+        let mut valid = true;
+        for (key, path, example) in [
+            ("ehealth_ca", &config.ehealth_ca, default_ehealth_ca()),
+            ("eid_roots", &config.eid_roots, default_eid_roots()),
+        ] {
+            if !path.is_absolute() {
                 self.problem(
                     &span,
                     format!(
-                        "invalid riziv {:?} in [[principal]]; write the 11 digits without separators, such as \"17041234004\"",
-                        principal.riziv
+                        "{key} {:?} in [mandates] is not an absolute path; write the full path, \
+                         such as {}",
+                        path.display().to_string(),
+                        example.display()
                     ),
                 );
-            }
-            if !seen.insert(principal.insz.clone()) {
-                self.problem(
-                    &span,
-                    format!("principal {} is listed twice", principal.insz),
-                );
-            }
-            if principal.role == RoleConfig::Main {
-                mains += 1;
-                if mains > 1 {
-                    self.problem(&span, "a second main principal; a box has one main doctor, list colleagues with role = \"mandator\"".to_owned());
-                }
-            }
-            for (key, path) in [
-                ("keystore", &principal.keystore),
-                ("password_file", &principal.password_file),
-            ] {
-                if !path.is_file() {
-                    self.problem(
-                        &span,
-                        format!(
-                            "{key} {} of principal {} is not a readable file; check the path",
-                            path.display(),
-                            principal.insz
-                        ),
-                    );
-                }
+                valid = false;
             }
         }
+        valid.then_some(config)
     }
 }
 
@@ -465,23 +438,11 @@ fn line_of(text: &str, span: &Range<usize>) -> usize {
 mod tests {
     use super::*;
 
-    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-        let path = dir.join(name);
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-
     fn valid_text(dir: &Path) -> String {
-        let keystore = write(dir, "doctor.acc-p12", "not read by the check");
-        let password = write(dir, "doctor.pass", "secret\n");
         format!(
             "data_dir = \"{dir}/data\"\nshare_root = \"{dir}/share\"\nfetch_interval = \"2m\"\n\n\
              [ehealth]\npreset = \"acceptance\"\n\n\
-             [[principal]]\ninsz = \"78031414230\"\nfamily_name = \"Vermeiren\"\n\
-             given_names = \"Lotte\"\nriziv = \"17041234004\"\nkeystore = \"{}\"\n\
-             password_file = \"{}\"\n",
-            keystore.display(),
-            password.display(),
+             [mandates]\neid_roots = \"{dir}/eid-roots.pem\"\nriziv_check = \"format_only\"\n",
             dir = dir.display()
         )
     }
@@ -493,10 +454,62 @@ mod tests {
         assert_eq!(config.fetch_interval, Duration::from_secs(120));
         assert_eq!(config.status_file, dir.path().join("data/status.json"));
         assert_eq!(config.time_zone.iana_name(), Some("Europe/Brussels"));
-        assert_eq!(config.principals.len(), 1);
-        assert!(config.principals[0].move_to_bin);
-        let folder = config.principals[0].new_principal().share_folder;
-        assert_eq!(folder, "Vermeiren_Lotte_1-70412-34-004");
+        assert_eq!(
+            config.store_path(),
+            dir.path().join("data/practicebox.sqlite")
+        );
+        assert_eq!(config.vault_dir(), dir.path().join("data/credentials"));
+        assert_eq!(config.box_id_file(), dir.path().join("data/box-id"));
+        assert_eq!(config.mandates.eid_roots, dir.path().join("eid-roots.pem"));
+        assert_eq!(
+            config.mandates.ehealth_ca,
+            Path::new("/etc/practicebox/ehealth-ca.pem"),
+            "the default"
+        );
+        assert_eq!(config.mandates.riziv_check, RizivCheck::FormatOnly);
+    }
+
+    #[test]
+    fn mandates_table_is_optional() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = valid_text(dir.path());
+        let text = &text[..text.find("[mandates]").unwrap()];
+        let config = ServiceConfig::parse(text, Path::new("box.toml")).unwrap();
+        assert_eq!(config.mandates, MandateConfig::default());
+        assert_eq!(config.mandates.riziv_check, RizivCheck::Strict);
+    }
+
+    #[test]
+    fn principal_tables_rejected_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "{}\n[[principal]]\ninsz = \"78031414230\"\n",
+            valid_text(dir.path())
+        );
+        let error = ServiceConfig::parse(&text, Path::new("box.toml")).unwrap_err();
+        assert_eq!(error.problems.len(), 1, "{error}");
+        let message = error.to_string();
+        assert!(
+            message.starts_with("box.toml:12: [[principal]] tables are no longer read"),
+            "{message}"
+        );
+        assert!(message.contains("practicebox mandate add"), "{message}");
+    }
+
+    #[test]
+    fn relative_trust_anchor_path_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = valid_text(dir.path()).replace(
+            &format!("eid_roots = \"{}/eid-roots.pem\"", dir.path().display()),
+            "eid_roots = \"eid-roots.pem\"",
+        );
+        let error = ServiceConfig::parse(&text, Path::new("box.toml")).unwrap_err();
+        assert!(
+            error.to_string().starts_with(
+                "box.toml:8: eid_roots \"eid-roots.pem\" in [mandates] is not an absolute path"
+            ),
+            "{error}"
+        );
     }
 
     #[test]
@@ -531,30 +544,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let text = valid_text(dir.path())
             .replace("fetch_interval = \"2m\"", "fetch_interval = \"often\"")
-            .replace("riziv = \"17041234004\"", "riziv = \"1-70412-34-004\"")
             .replace(
                 &format!("share_root = \"{}/share\"", dir.path().display()),
                 "share_root = \"share\"",
             );
         let error = ServiceConfig::parse(&text, Path::new("box.toml")).unwrap_err();
         let lines: Vec<String> = error.problems.iter().map(ToString::to_string).collect();
-        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert_eq!(lines.len(), 2, "{lines:?}");
         assert!(lines[0].starts_with("box.toml:2: share_root \"share\" is not an absolute path"));
         assert!(lines[1].starts_with("box.toml:3: invalid fetch_interval \"often\""));
-        assert!(lines[2].starts_with("box.toml:8: invalid riziv \"1-70412-34-004\""));
     }
 
     #[test]
-    fn missing_keystore_file_is_reported() {
+    fn unknown_riziv_check_names_the_line() {
         let dir = tempfile::tempdir().unwrap();
-        let text = valid_text(dir.path());
-        std::fs::remove_file(dir.path().join("doctor.pass")).unwrap();
+        let text = valid_text(dir.path()).replace("\"format_only\"", "\"lenient\"");
         let error = ServiceConfig::parse(&text, Path::new("box.toml")).unwrap_err();
-        assert!(error.to_string().contains("password_file"), "{error}");
-        assert!(
-            error.to_string().contains("is not a readable file"),
-            "{error}"
-        );
+        assert!(error.to_string().starts_with("box.toml:"), "{error}");
+        assert!(error.to_string().contains("lenient"), "{error}");
     }
 
     #[test]

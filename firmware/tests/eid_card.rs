@@ -91,6 +91,116 @@ fn read_citizen_v17_verifies_rsa_signatures() {
     assert_eq!(citizen.identity.sex, "M");
 }
 
+/// Returns the INTERNAL AUTHENTICATE commands that `transport` sent.
+fn internal_authentications(transport: &InProcessTransport) -> Vec<Vec<u8>> {
+    let log = transport.log.lock().unwrap();
+    log.iter()
+        .filter(|command| command.get(1) == Some(&0x88))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn read_citizen_v18_challenges_basic_key() {
+    let card = card(Applet::V1_8);
+    let anchors = anchors(&card);
+    let transport = InProcessTransport::new(Arc::clone(&card));
+    let probe = transport.clone();
+    let mut eid = EidCard::open(transport).unwrap();
+
+    eid.read_citizen(&anchors, now()).unwrap();
+    eid.read_citizen(&anchors, now()).unwrap();
+    let commands = internal_authentications(&probe);
+    assert_eq!(commands.len(), 2, "one challenge per reading");
+    for command in &commands {
+        assert_eq!(command[..7], [0x00, 0x88, 0x02, 0x81, 0x32, 0x94, 0x30]);
+        assert_eq!(command.len(), 7 + 48, "no Le");
+    }
+    assert_ne!(
+        commands[0], commands[1],
+        "a fresh random challenge each time"
+    );
+}
+
+#[test]
+fn read_citizen_v17_sends_no_challenge() {
+    let card = card(Applet::V1_7);
+    let anchors = anchors(&card);
+    let transport = InProcessTransport::new(Arc::clone(&card));
+    let probe = transport.clone();
+    EidCard::open(transport)
+        .unwrap()
+        .read_citizen(&anchors, now())
+        .unwrap();
+    assert!(internal_authentications(&probe).is_empty());
+}
+
+/// Copies the signed citizen files, the basic public key and the RRN certificate of `original`
+/// onto `chip`, as a cloned card would carry them.
+fn copy_citizen_files(original: &SharedCard, chip: &SharedCard) {
+    let original = original.lock().unwrap();
+    let mut chip = chip.lock().unwrap();
+    let files = [
+        (0xDF01, 0x4031),
+        (0xDF01, 0x4032),
+        (0xDF01, 0x4033),
+        (0xDF01, 0x4034),
+        (0xDF01, 0x4035),
+        (0xDF01, 0x4040),
+        (0xDF00, 0x503C),
+    ];
+    for (df, ef) in files {
+        let content = original.image().unwrap().files[&[df, ef]].clone();
+        *chip.file_mut(df, ef).unwrap() = content;
+    }
+}
+
+#[test]
+fn cloned_chip_is_rejected() {
+    let original = card(Applet::V1_8);
+    let anchors = anchors(&original);
+    let mut other_chip = CardProfile::new(Applet::V1_8);
+    other_chip.seed = 2;
+    let clone = virtual_eid::shared(VirtualCard::new(&other_chip).unwrap());
+    copy_citizen_files(&original, &clone);
+
+    let error = open(&clone).read_citizen(&anchors, now()).unwrap_err();
+    assert!(
+        matches!(error, EidError::CardNotGenuine { .. }),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "the eID is not proven genuine (its signature over a random challenge does not verify \
+         with the basic key in file 3F00/DF01/4040); it may be a copy of another card, so it is \
+         not used: ask the holder for the card the municipality issued"
+    );
+    open(&original).read_citizen(&anchors, now()).unwrap();
+}
+
+#[test]
+fn replaced_basic_key_is_rejected() {
+    let card = card(Applet::V1_8);
+    let anchors = anchors(&card);
+    let mut other_chip = CardProfile::new(Applet::V1_8);
+    other_chip.seed = 2;
+    let other = VirtualCard::new(&other_chip).unwrap();
+    let other_key = other.image().unwrap().files[&[0xDF01, 0x4040]].clone();
+    *card.lock().unwrap().file_mut(0xDF01, 0x4040).unwrap() = other_key;
+
+    let error = open(&card).read_citizen(&anchors, now()).unwrap_err();
+    assert!(
+        matches!(error, EidError::CardNotGenuine { .. }),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().contains(
+            "the basic key in file 3F00/DF01/4040 differs from the one the National Register signed"
+        ),
+        "{error}"
+    );
+}
+
 #[test]
 fn tampered_identity_is_rejected() {
     let card = card(Applet::V1_8);

@@ -153,9 +153,10 @@ fn child_service() {
         .expect("service");
 }
 
+/// Writes the service configuration and sets the doctor up in its store and vault, as
+/// `practicebox setup` leaves a box.
 fn write_config(practice: &Practice) -> std::path::PathBuf {
     let dir = practice.dir.path();
-    let doctor = &practice.doctor.spec;
     let text = format!(
         r#"data_dir = "{dir}/data"
 share_root = "{dir}/share"
@@ -170,28 +171,16 @@ resolve = {{ "localhost" = "{address}" }}
 
 [clock]
 trust_system_clock = true
-
-[[principal]]
-insz = "{insz}"
-family_name = "{family}"
-given_names = "{given}"
-riziv = "{riziv}"
-keystore = "{keystore}"
-password_file = "{password}"
 "#,
         dir = dir.display(),
         port = practice.simulator.addresses.https.port(),
         ca = practice.ca_file.display(),
         address = practice.simulator.addresses.https,
-        insz = doctor.ssin,
-        family = doctor.last_name,
-        given = doctor.first_name,
-        riziv = doctor.nihii11,
-        keystore = practice.keystore.display(),
-        password = practice.password_file.display(),
     );
     let path = dir.join("practicebox.toml");
     fs::write(&path, text).expect("config file");
+    let config = ServiceConfig::load(&path).expect("config");
+    practice.add_principal(&config.store_path());
     path
 }
 

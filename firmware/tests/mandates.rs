@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use ehealth_sim::pki::{DoctorSpec, KeystoreOptions, TestPki, Variant};
 use jiff::Timestamp;
 use jiff::civil::{Date, date};
+use practicebox::config::ServiceConfig;
 use practicebox::eid::{EidCard, EidError};
 use practicebox::mandates::command::{
     self, Answers, BoxOptions, DoctorOptions, Prompter, RemoveArgs,
@@ -82,7 +83,9 @@ fn stranger_card() -> SharedCard {
 /// A box in a temporary folder, with the test PKIs' roots as trust anchors.
 struct TestBox {
     dir: tempfile::TempDir,
+    /// The configuration file, as the commands read it.
     options: BoxOptions,
+    config: ServiceConfig,
 }
 
 impl TestBox {
@@ -119,15 +122,27 @@ impl TestBox {
         std::fs::write(root.join("mandator.pin"), format!("{MANDATOR_PIN}\n")).unwrap();
         std::fs::write(root.join("wrong.pin"), "947205\n").unwrap();
 
+        let config_file = root.join("practicebox.toml");
+        std::fs::write(
+            &config_file,
+            format!(
+                "data_dir = \"{root}/state\"\nshare_root = \"{root}/share\"\n\n\
+                 [mandates]\nehealth_ca = \"{root}/ehealth-ca.pem\"\n\
+                 eid_roots = \"{root}/eid-roots.pem\"\n",
+                root = root.display()
+            ),
+        )
+        .unwrap();
+        std::fs::create_dir_all(root.join("state")).unwrap();
         let options = BoxOptions {
-            database: root.join("state/practicebox.sqlite"),
-            state_dir: root.join("state"),
-            ehealth_ca: root.join("ehealth-ca.pem"),
-            eid_roots: root.join("eid-roots.pem"),
-            riziv_format_only: false,
+            config: config_file,
         };
-        std::fs::create_dir_all(&options.state_dir).unwrap();
-        Self { dir, options }
+        let config = options.load().unwrap();
+        Self {
+            dir,
+            options,
+            config,
+        }
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -179,7 +194,7 @@ impl TestBox {
         let mut rng = ChaCha20Rng::seed_from_u64(5);
         command::run_workflow(
             purpose,
-            &self.options,
+            &self.config,
             &answers,
             &mut eid,
             prompter,
@@ -218,11 +233,11 @@ impl TestBox {
     }
 
     fn store(&self) -> Store {
-        Store::open(&self.options.database).unwrap()
+        Store::open(&self.config.store_path()).unwrap()
     }
 
     fn sql(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open(&self.options.database).unwrap()
+        rusqlite::Connection::open(self.config.store_path()).unwrap()
     }
 
     /// Dumps every row of every table, and every file under the state folder with its content.
@@ -253,9 +268,9 @@ impl TestBox {
                 text.push('\n');
             }
         }
-        for path in files_under(&self.options.state_dir) {
+        for path in files_under(&self.config.data_dir) {
             // The database's rows are compared above; its pages change on checkpoints.
-            if path.starts_with(&self.options.database)
+            if path.starts_with(self.config.store_path())
                 || path.to_string_lossy().contains(".sqlite-")
             {
                 continue;
@@ -345,7 +360,7 @@ fn mandate_granted_listed_verified_removed() {
     assert!(text.contains("\nNL\n"), "{text}");
     assert!(text.contains("\nFR\n"), "{text}");
 
-    let listing = command::list_text(&test_box.options, now()).unwrap();
+    let listing = command::list_text(&test_box.config, now()).unwrap();
     assert!(
         listing.contains(&format!(
             "mandate {id}: Jan-Willem Alexandre Vandenberghe-Lemaître (INSZ {MANDATOR_SSIN}), until"
@@ -355,7 +370,7 @@ fn mandate_granted_listed_verified_removed() {
     assert!(listing.contains("active"), "{listing}");
 
     let report =
-        command::verify_report(&test_box.options, &mut ChaCha20Rng::seed_from_u64(1)).unwrap();
+        command::verify_report(&test_box.config, &mut ChaCha20Rng::seed_from_u64(1)).unwrap();
     assert!(report.is_intact(), "{}", command::report_text(&report));
     assert_eq!(report.mandates_checked, 1);
 
@@ -366,7 +381,13 @@ fn mandate_granted_listed_verified_removed() {
         yes: true,
     };
     let later: Timestamp = "2026-12-05T08:00:00Z".parse().unwrap();
-    command::remove(&remove, &mut ScriptedPrompter::default(), later).unwrap();
+    command::remove(
+        &test_box.config,
+        &remove,
+        &mut ScriptedPrompter::default(),
+        later,
+    )
+    .unwrap();
 
     let store = test_box.store();
     let active: Vec<String> = store
@@ -380,7 +401,7 @@ fn mandate_granted_listed_verified_removed() {
     assert_eq!(revoked.revoked_at, Some(later));
     assert_eq!(revoked.revoked_by.as_deref(), Some("dr. Vermeiren"));
     assert_eq!(revoked.evidence, Some(evidence), "the evidence stays");
-    let credentials = test_box.options.state_dir.join("credentials");
+    let credentials = test_box.config.data_dir.join("credentials");
     let remaining: Vec<String> = files_under(&credentials)
         .iter()
         .map(|path| path.file_name().unwrap().to_string_lossy().into_owned())
@@ -408,9 +429,9 @@ fn mandate_granted_listed_verified_removed() {
     );
 
     let report =
-        command::verify_report(&test_box.options, &mut ChaCha20Rng::seed_from_u64(1)).unwrap();
+        command::verify_report(&test_box.config, &mut ChaCha20Rng::seed_from_u64(1)).unwrap();
     assert!(report.is_intact(), "{}", command::report_text(&report));
-    let listing = command::list_text(&test_box.options, later).unwrap();
+    let listing = command::list_text(&test_box.config, later).unwrap();
     assert!(
         listing.contains("removed 2026-12-05 08:00 UTC by dr. Vermeiren"),
         "{listing}"
@@ -430,7 +451,13 @@ fn remove_needs_confirmation() {
         by: "terminal".into(),
         yes: false,
     };
-    let error = command::remove(&remove, &mut ScriptedPrompter::default(), now()).unwrap_err();
+    let error = command::remove(
+        &test_box.config,
+        &remove,
+        &mut ScriptedPrompter::default(),
+        now(),
+    )
+    .unwrap_err();
     assert_eq!(
         error.to_string(),
         "not removed: the removal was not confirmed"
@@ -441,8 +468,8 @@ fn remove_needs_confirmation() {
         confirmations: VecDeque::from([true]),
         ..Default::default()
     };
-    command::remove(&remove, &mut yes, now()).unwrap();
-    let error = command::remove(&remove, &mut yes, now()).unwrap_err();
+    command::remove(&test_box.config, &remove, &mut yes, now()).unwrap();
+    let error = command::remove(&test_box.config, &remove, &mut yes, now()).unwrap_err();
     assert_eq!(
         error.to_string(),
         format!(
@@ -486,12 +513,88 @@ fn new_mandate_replaces_old() {
         ]
     );
     let report =
-        command::verify_report(&test_box.options, &mut ChaCha20Rng::seed_from_u64(1)).unwrap();
+        command::verify_report(&test_box.config, &mut ChaCha20Rng::seed_from_u64(1)).unwrap();
     assert!(report.is_intact(), "{}", command::report_text(&report));
     assert_eq!(report.mandates_checked, 2);
 }
 
 /// Compares two dumps line by line and names the first difference.
+#[test]
+fn new_riziv_and_name_kept_in_history() {
+    let test_box = TestBox::new();
+    test_box.setup();
+    let first = test_box.grant(None);
+
+    // A day later the colleague's RIZIV number and family name have changed.
+    let later: Timestamp = "2026-12-05T12:00:00Z".parse().unwrap();
+    let new_riziv = ehealth_sim::pki::ids::nihii11(170_413, 4).unwrap();
+    let mut profile = CardProfile::new(Applet::V1_8);
+    profile.name = "Vandenberghe".into();
+    profile.pin = Zeroizing::new(MANDATOR_PIN.into());
+    let renamed_card = virtual_eid::shared(VirtualCard::new(&profile).unwrap());
+    let mut doctor = test_box.mandator();
+    doctor.name = "Vandenberghe".into();
+    doctor.riziv = new_riziv.clone();
+    let mut eid = EidCard::open(InProcessTransport::new(renamed_card)).unwrap();
+    let answers = Answers {
+        doctor: &doctor,
+        end_date: None,
+    };
+    let outcome = command::run_workflow(
+        Purpose::Mandate,
+        &test_box.config,
+        &answers,
+        &mut eid,
+        &mut ScriptedPrompter::default(),
+        &mut ChaCha20Rng::seed_from_u64(6),
+        later,
+    )
+    .unwrap();
+    let Outcome::Mandate(second) = outcome else {
+        panic!("expected a mandate, got {outcome:?}");
+    };
+
+    let store = test_box.store();
+    let mandator = store.principal_by_insz(MANDATOR_SSIN).unwrap().unwrap();
+    assert_eq!(mandator.family_name, "Vandenberghe");
+    assert_eq!(mandator.riziv, new_riziv);
+    assert_eq!(
+        mandator.share_folder,
+        practicebox::delivery::names::doctor_folder_name(
+            "Vandenberghe-Lemaître",
+            "Jan-Willem Alexandre",
+            MANDATOR_RIZIV
+        ),
+        "the share folder keeps its name"
+    );
+    let before = store.principal_as_of(mandator.id, now()).unwrap();
+    assert_eq!(before.family_name, "Vandenberghe-Lemaître");
+    assert_eq!(before.riziv, MANDATOR_RIZIV);
+    assert!(store.mandate(first).unwrap().revoked_at.is_some());
+    assert!(store.mandate(second).unwrap().revoked_at.is_none());
+
+    let changes: Vec<serde_json::Value> = store
+        .audit_entries()
+        .unwrap()
+        .into_iter()
+        .filter(|entry| entry.action == "principal.details_changed")
+        .map(|entry| serde_json::from_str(&entry.detail).unwrap())
+        .collect();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0]["from"]["riziv"], MANDATOR_RIZIV);
+    assert_eq!(changes[0]["to"]["riziv"], new_riziv.as_str());
+    assert_eq!(changes[0]["to"]["family_name"], "Vandenberghe");
+
+    let report =
+        command::verify_report(&test_box.config, &mut ChaCha20Rng::seed_from_u64(1)).unwrap();
+    assert_eq!(report.mandates_checked, 2);
+    assert!(
+        report.is_intact(),
+        "the earlier mandate verifies with the earlier details: {}",
+        command::report_text(&report)
+    );
+}
+
 fn assert_unchanged(before: &str, after: &str, cause: &dyn std::fmt::Display) {
     let difference = before
         .lines()
@@ -628,12 +731,9 @@ fn rejected_inputs_change_nothing() {
 #[test]
 fn mandate_needs_main_practitioner() {
     let test_box = TestBox::new();
-    Store::open(&test_box.options.database).unwrap();
+    Store::open(&test_box.config.store_path()).unwrap();
     // The box identity is created on first use; create it before taking the "before" dump.
-    test_box
-        .options
-        .settings(&mut ChaCha20Rng::seed_from_u64(1))
-        .unwrap();
+    command::settings(&test_box.config, &mut ChaCha20Rng::seed_from_u64(1)).unwrap();
     let error = rejected(&test_box, &test_box.mandator(), None, &mandator_card());
     assert_eq!(
         error.to_string(),
@@ -699,7 +799,7 @@ fn second_setup_rejected() {
 
 fn findings(test_box: &TestBox) -> Vec<(i64, Check)> {
     let report =
-        command::verify_report(&test_box.options, &mut ChaCha20Rng::seed_from_u64(1)).unwrap();
+        command::verify_report(&test_box.config, &mut ChaCha20Rng::seed_from_u64(1)).unwrap();
     report
         .findings
         .iter()
@@ -739,7 +839,7 @@ fn verify_detects_tampering() {
         "an edited document"
     );
     let report =
-        command::verify_report(&test_box.options, &mut ChaCha20Rng::seed_from_u64(1)).unwrap();
+        command::verify_report(&test_box.config, &mut ChaCha20Rng::seed_from_u64(1)).unwrap();
     let text = command::report_text(&report);
     assert!(
         text.contains(&format!(
@@ -825,7 +925,7 @@ fn verify_detects_tampering() {
         )
         .unwrap();
     let report =
-        command::verify_report(&test_box.options, &mut ChaCha20Rng::seed_from_u64(1)).unwrap();
+        command::verify_report(&test_box.config, &mut ChaCha20Rng::seed_from_u64(1)).unwrap();
     assert_eq!(
         report.audit,
         AuditVerification::Broken {
@@ -916,7 +1016,7 @@ fn no_secret_written_anywhere() {
         .sql()
         .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
         .unwrap();
-    let mut searched: Vec<(String, Vec<u8>)> = files_under(&test_box.options.state_dir)
+    let mut searched: Vec<(String, Vec<u8>)> = files_under(&test_box.config.data_dir)
         .into_iter()
         .map(|path| (path.display().to_string(), std::fs::read(&path).unwrap()))
         .collect();
@@ -954,7 +1054,7 @@ fn warnings_before_ends() {
     test_box.setup();
     let id = test_box.grant(None);
     let store = test_box.store();
-    let vault = test_box.options.open_vault().unwrap();
+    let vault = command::open_vault(&test_box.config).unwrap();
     assert_eq!(
         practicebox::mandates::status::expiry_warnings(&store, &vault, now()).unwrap(),
         [],
@@ -993,7 +1093,7 @@ fn warnings_before_ends() {
         "the main doctor's certificate ends too: {warnings:?}"
     );
 
-    let listing = command::list_text(&test_box.options, later).unwrap();
+    let listing = command::list_text(&test_box.config, later).unwrap();
     assert!(
         listing.contains("10 days left, active, ends soon"),
         "{listing}"
@@ -1029,7 +1129,7 @@ fn mandate_through_pcscd() {
     };
     let outcome = command::run_workflow(
         Purpose::Mandate,
-        &test_box.options,
+        &test_box.config,
         &answers,
         &mut eid,
         &mut ScriptedPrompter::default(),
@@ -1047,6 +1147,6 @@ fn mandate_through_pcscd() {
         "2028-01-01T00:00:00Z".parse::<Timestamp>().unwrap()
     );
     let report =
-        command::verify_report(&test_box.options, &mut ChaCha20Rng::seed_from_u64(1)).unwrap();
+        command::verify_report(&test_box.config, &mut ChaCha20Rng::seed_from_u64(1)).unwrap();
     assert!(report.is_intact(), "{}", command::report_text(&report));
 }

@@ -25,7 +25,8 @@ use practicebox::config::ServiceConfig;
 use practicebox::delivery::names::doctor_folder_name;
 use practicebox::delivery::{Outgoing, Part, RoutingProfile, Share};
 use practicebox::ehealth::clock::{Clock, ManualClock};
-use practicebox::fetcher::credentials::KeystoreDirectory;
+use practicebox::credentials::CredentialVault;
+use practicebox::fetcher::credentials::VaultCredentials;
 use practicebox::fetcher::{FetchError, RunReport};
 use practicebox::scheduler::shutdown::{Shutdown, ShutdownTrigger};
 use practicebox::scheduler::{FetchJob, Scheduler, SchedulerConfig, StorePrincipals};
@@ -234,6 +235,8 @@ impl FetchJob for DeliveringJob {
             })
         })
     }
+
+    fn release(&self, _principal: &Principal) {}
 }
 
 /// The service's principal source and a scheduler that only reads the principals again on
@@ -253,7 +256,9 @@ impl RunningService {
         let store = Store::open(&practice.store_path())?.into_handle();
         let principals = StorePrincipals {
             store,
-            credentials: Arc::new(KeystoreDirectory::default()),
+            credentials: Arc::new(VaultCredentials::new(CredentialVault::open(
+                &practice.dir.path().join("data").join(practicebox::credentials::VAULT_FOLDER),
+            )?)),
         };
         let source =
             practicebox::service::shares::principal_source(config, principals, &status, now())

@@ -14,15 +14,19 @@
 //! to another principal's name, or a header edited, fails to decrypt. The plaintext is the
 //! password's length (u32, big-endian), the password, then the PKCS#12 bytes.
 //!
-//! Plaintext exists only inside [`CredentialVault::with_keystore`], in [`Zeroizing`] buffers.
-//! Removing a record overwrites it with zeros and syncs before unlinking it.
+//! Plaintext exists only while [`CredentialVault::open_keystore`] or
+//! [`CredentialVault::with_keystore`] runs, in [`Zeroizing`] buffers. The opened keystore they
+//! return or lend wipes its private keys when dropped. Removing a record overwrites it with
+//! zeros and syncs before unlinking it.
+//!
+//! The store and the vault live in the same data folder: the vault is its [`VAULT_FOLDER`].
 //!
 //! NOTE: overwriting in place does not reach older copies on flash storage with wear levelling
 //! (SD cards). The encryption is what protects those copies, as long as `box.key` is kept.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
@@ -34,6 +38,9 @@ use zeroize::Zeroizing;
 
 use crate::ehealth::keystore::{EhealthKeystore, KeystoreError};
 use crate::store::PrincipalId;
+
+/// The vault's folder inside the box's data folder.
+pub const VAULT_FOLDER: &str = "credentials";
 
 const MAGIC: &[u8; 8] = b"PBCRED01";
 const KEY_FILE: &str = "box.key";
@@ -90,10 +97,47 @@ pub struct CredentialSummary {
     pub certificate_not_after: Timestamp,
 }
 
+impl CredentialSummary {
+    /// Returns the summary of `keystore` stored for `principal`, named by the keystore's file.
+    pub fn of(principal: PrincipalId, keystore: &EhealthKeystore) -> Self {
+        // Only fixed facts are read, so the instant does not matter.
+        let facts = keystore.facts(Timestamp::UNIX_EPOCH);
+        Self {
+            principal: principal.0,
+            keystore_file: keystore.file().to_owned(),
+            certificate_sha256: facts.sha256_fingerprint,
+            certificate_not_after: facts.not_after,
+        }
+    }
+}
+
 /// The folder of encrypted credentials and its key.
 #[derive(Debug, Clone)]
 pub struct CredentialVault {
     dir: PathBuf,
+}
+
+/// The version of a stored record, as [`CredentialVault::record_stamp`] reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordStamp {
+    device: u64,
+    inode: u64,
+    length: u64,
+    modified_nanos: i128,
+}
+
+/// A decrypted record: the keystore bytes and the password, wiped when dropped.
+struct Decrypted {
+    file: String,
+    password: Zeroizing<String>,
+    keystore: Zeroizing<Vec<u8>>,
+}
+
+impl Decrypted {
+    fn open(&self, principal: PrincipalId) -> Result<EhealthKeystore, CredentialError> {
+        EhealthKeystore::open(&self.file, &self.keystore, &self.password)
+            .map_err(|source| CredentialError::Keystore { principal, source })
+    }
 }
 
 impl CredentialVault {
@@ -187,6 +231,17 @@ impl CredentialVault {
         Ok(Some(summary))
     }
 
+    /// Decrypts a principal's credentials and opens the keystore. The decrypted bytes and the
+    /// password are wiped before this returns, and the keystore wipes its private keys when
+    /// dropped.
+    pub fn open_keystore(
+        &self,
+        principal: PrincipalId,
+    ) -> Result<EhealthKeystore, CredentialError> {
+        let decrypted = self.decrypt(principal)?;
+        decrypted.open(principal)
+    }
+
     /// Decrypts a principal's credentials, opens the keystore and runs `use_keystore` with it and
     /// the password. Both are wiped when the call returns.
     pub fn with_keystore<T>(
@@ -194,6 +249,35 @@ impl CredentialVault {
         principal: PrincipalId,
         use_keystore: impl FnOnce(&EhealthKeystore, &Zeroizing<String>) -> T,
     ) -> Result<T, CredentialError> {
+        let decrypted = self.decrypt(principal)?;
+        let keystore = decrypted.open(principal)?;
+        Ok(use_keystore(&keystore, &decrypted.password))
+    }
+
+    /// Returns what identifies the current version of a principal's record (device, inode,
+    /// length, modification time), or `None` when there is no record. Every [`Self::store`]
+    /// renames a new file into place, so a replaced record has another stamp.
+    pub fn record_stamp(
+        &self,
+        principal: PrincipalId,
+    ) -> Result<Option<RecordStamp>, CredentialError> {
+        let path = self.record_path(principal);
+        match fs::metadata(&path) {
+            Ok(metadata) => Ok(Some(RecordStamp {
+                device: metadata.dev(),
+                inode: metadata.ino(),
+                length: metadata.len(),
+                modified_nanos: i128::from(metadata.mtime()) * 1_000_000_000
+                    + i128::from(metadata.mtime_nsec()),
+            })),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(CredentialError::Io { path, source }),
+        }
+    }
+
+    /// Reads a record once and decrypts it. The header comes from the same bytes, so the
+    /// decryption authenticates it.
+    fn decrypt(&self, principal: PrincipalId) -> Result<Decrypted, CredentialError> {
         let path = self.record_path(principal);
         let record = self
             .read_record(&path)?
@@ -205,6 +289,9 @@ impl CredentialVault {
             path: path.clone(),
             reason,
         };
+        let summary: CredentialSummary =
+            serde_json::from_slice(split_record(&path, &record)?.header)
+                .map_err(|_| damaged("unreadable header"))?;
         let length_bytes: [u8; 4] = plaintext
             .get(..4)
             .and_then(|bytes| bytes.try_into().ok())
@@ -217,14 +304,11 @@ impl CredentialVault {
             String::from_utf8(password_bytes.to_vec())
                 .map_err(|_| damaged("password not UTF-8"))?,
         );
-        let summary = self.summary(principal)?;
-        let file = summary
-            .map(|summary| summary.keystore_file)
-            .unwrap_or_default();
-
-        let keystore = EhealthKeystore::open(&file, &plaintext[password_end..], &password)
-            .map_err(|source| CredentialError::Keystore { principal, source })?;
-        Ok(use_keystore(&keystore, &password))
+        Ok(Decrypted {
+            file: summary.keystore_file,
+            password,
+            keystore: Zeroizing::new(plaintext[password_end..].to_vec()),
+        })
     }
 
     /// Overwrites and deletes a principal's record. Returns false when there was none.

@@ -3,10 +3,9 @@
 //! display shows.
 //!
 //! The wiring is the service's (`practicebox run`) with the practice's endpoints, store and
-//! keystores, and with a short fetch interval, so that the demo shows mail arriving within
-//! seconds.
+//! credential vault, and with a short fetch interval, so that the demo shows mail arriving
+//! within seconds.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +20,7 @@ use crate::delivery::{RoutingProfile, Share};
 use crate::ehealth::clock::{Clock, DEFAULT_SYNC_FLAG, SystemClock};
 use crate::ehealth::sts::TokenCache;
 use crate::ehealth::transport::{HttpsTransport, TransportError};
-use crate::fetcher::credentials::{KeystoreDirectory, KeystoreFiles};
+use crate::fetcher::credentials::VaultCredentials;
 use crate::fetcher::{FetchContext, FetchOptions};
 use crate::scheduler::shutdown::ShutdownTrigger;
 use crate::scheduler::{Scheduler, SchedulerConfig, SchedulerHandle, StorePrincipals};
@@ -89,7 +88,7 @@ impl Fetching {
         status: StatusSender,
     ) -> Result<Fetching, FetchingError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock::new(DEFAULT_SYNC_FLAG, true));
-        let credentials = Arc::new(KeystoreDirectory::new(keystore_files(practice)));
+        let credentials = Arc::new(VaultCredentials::new(practice.vault.clone()));
         let share = Share::new(
             settings.share_root.clone(),
             RoutingProfile::builtin(),
@@ -164,12 +163,4 @@ impl Fetching {
             tracing::error!(%error, "the status task ended abnormally");
         }
     }
-}
-
-fn keystore_files(practice: &Practice) -> HashMap<String, KeystoreFiles> {
-    practice
-        .doctors
-        .iter()
-        .map(|doctor| (doctor.ssin().to_owned(), doctor.credentials.clone()))
-        .collect()
 }

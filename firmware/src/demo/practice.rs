@@ -1,22 +1,25 @@
 //! A group practice set up against the platform simulator. It consists of the test PKI, the
-//! simulator on 127.0.0.1 and the doctors' keystores and password files in the data folder. The
-//! store lists one main doctor and the colleagues who granted the main doctor a mandate.
+//! simulator on 127.0.0.1, and a data folder laid out as the box's: the store lists one main
+//! doctor and the colleagues who granted the main doctor a mandate, and the credential vault
+//! contains every doctor's keystore and password, encrypted, as `practicebox setup` and
+//! `practicebox mandate add` store them. The fetcher reads them from there as on the box.
 //!
 //! The demo, the end-to-end test and the throughput benchmark all start from a [`Practice`].
 
 use std::fs;
-use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
 use ehealth_sim::pki::{self, Doctor, DoctorSpec, KeystoreOptions, PkiError, TestPki};
 use ehealth_sim::server::{RunningSimulator, ServerError, SimConfig, Simulator};
 use jiff::Timestamp;
 use jiff::civil::date;
+use zeroize::Zeroizing;
 
+use crate::credentials::{CredentialError, CredentialSummary, CredentialVault, VAULT_FOLDER};
 use crate::delivery::names::doctor_folder_name;
 use crate::ehealth::endpoints::{Endpoints, EndpointsError};
-use crate::fetcher::credentials::KeystoreFiles;
+use crate::ehealth::keystore::{EhealthKeystore, KeystoreError};
 use crate::store::{NewMandate, NewPrincipal, PrincipalId, Role, Store, StoreError, StoreHandle};
 
 /// The actor written in the audit log for what the demo set up.
@@ -24,9 +27,6 @@ const ACTOR: &str = "demo";
 
 /// The file name of the store inside the data folder, as the service names it.
 pub const STORE_FILE: &str = "practicebox.sqlite";
-
-/// The folder of keystores and password files inside the data folder.
-pub const KEYSTORE_FOLDER: &str = "keystores";
 
 /// The file holding the simulator's CA certificate inside the data folder.
 pub const CA_FILE: &str = "simulator-ca.pem";
@@ -49,6 +49,10 @@ pub enum PracticeError {
     Endpoints(#[from] EndpointsError),
     #[error("setting up the store failed: {0}")]
     Store(#[from] StoreError),
+    #[error("opening the keystore of a test doctor failed: {0}")]
+    Keystore(#[from] KeystoreError),
+    #[error("storing a doctor's credentials in the vault failed: {0}")]
+    Vault(#[from] CredentialError),
     #[error("the PKI generation task ended abnormally: {0}")]
     Task(#[from] tokio::task::JoinError),
 }
@@ -63,7 +67,7 @@ pub struct PracticeConfig {
     pub seed: u64,
     /// How many doctors are fetched: one main doctor, the others grant a mandate.
     pub doctors: usize,
-    /// The box's data folder: store, keystores, password files, simulator CA.
+    /// The box's data folder: store, credential vault, simulator CA.
     pub data_dir: PathBuf,
     /// PKCS#12 iteration counts; [`KeystoreOptions::default`] is what real keystores use.
     pub keystore_options: KeystoreOptions,
@@ -78,8 +82,6 @@ pub struct PracticeDoctor {
     pub doctor: Doctor,
     /// The doctor's folder on the share, relative to the share root.
     pub share_folder: String,
-    /// The keystore and its password file (mode 0600) in the data folder.
-    pub credentials: KeystoreFiles,
 }
 
 impl PracticeDoctor {
@@ -106,6 +108,8 @@ pub struct Practice {
     /// A doctor of the PKI outside the practice, to whom no message of the practice is sealed.
     pub outsider: Doctor,
     pub data_dir: PathBuf,
+    /// The credential vault in the data folder, with every doctor's keystore.
+    pub vault: CredentialVault,
 }
 
 impl Practice {
@@ -129,21 +133,23 @@ impl Practice {
         let simulator = Simulator::start(sim_config).await?;
 
         let endpoints = simulator_endpoints(&simulator, &config.data_dir)?;
-        let mut doctors = Vec::new();
-        for (index, doctor) in simulator.pki.doctors[..config.doctors].iter().enumerate() {
-            let credentials = write_credentials(&config.data_dir, doctor)?;
-            let role = if index == 0 {
-                Role::Main
-            } else {
-                Role::Mandator
-            };
-            doctors.push((doctor.clone(), role, credentials));
-        }
+        let doctors: Vec<(Doctor, Role)> = simulator.pki.doctors[..config.doctors]
+            .iter()
+            .enumerate()
+            .map(|(index, doctor)| {
+                let role = if index == 0 {
+                    Role::Main
+                } else {
+                    Role::Mandator
+                };
+                (doctor.clone(), role)
+            })
+            .collect();
         let outsider = simulator.pki.doctors[config.doctors].clone();
 
-        let store_path = config.data_dir.join(STORE_FILE);
-        let (store, doctors) =
-            tokio::task::spawn_blocking(move || register_doctors(&store_path, doctors)).await??;
+        let data_dir = config.data_dir.clone();
+        let (store, vault, doctors) =
+            tokio::task::spawn_blocking(move || register_doctors(&data_dir, doctors)).await??;
         Ok(Practice {
             simulator,
             endpoints,
@@ -151,6 +157,7 @@ impl Practice {
             doctors,
             outsider,
             data_dir: config.data_dir.clone(),
+            vault,
         })
     }
 
@@ -233,46 +240,17 @@ fn simulator_endpoints(
     Ok(endpoints)
 }
 
-/// Writes a doctor's keystore under its own file name and its password file (mode 0600).
-fn write_credentials(data_dir: &Path, doctor: &Doctor) -> Result<KeystoreFiles, PracticeError> {
-    let folder = data_dir.join(KEYSTORE_FOLDER);
-    let write_error = |path: &Path| {
-        let path = path.to_owned();
-        move |source| PracticeError::Write { path, source }
-    };
-    fs::create_dir_all(&folder).map_err(write_error(&folder))?;
-    fs::set_permissions(&folder, fs::Permissions::from_mode(0o700))
-        .map_err(write_error(&folder))?;
-
-    let keystore = folder.join(&doctor.keystore.file_name);
-    fs::write(&keystore, &doctor.keystore.bytes).map_err(write_error(&keystore))?;
-
-    let password_file = folder.join(format!("{}.password", doctor.spec.ssin));
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&password_file)
-        .map_err(write_error(&password_file))?;
-    writeln!(file, "{}", doctor.keystore.password_file_text)
-        .map_err(write_error(&password_file))?;
-    Ok(KeystoreFiles {
-        keystore,
-        password_file,
-    })
-}
-
-/// Creates the store and adds the doctors as principals, with a mandate from every colleague to
-/// the main doctor.
+/// Creates the store and the credential vault in `data_dir`, adds the doctors as principals with
+/// their credentials, and a mandate from every colleague to the main doctor.
 fn register_doctors(
-    store_path: &Path,
-    doctors: Vec<(Doctor, Role, KeystoreFiles)>,
-) -> Result<(StoreHandle, Vec<PracticeDoctor>), PracticeError> {
-    let mut store = Store::open(store_path)?;
+    data_dir: &Path,
+    doctors: Vec<(Doctor, Role)>,
+) -> Result<(StoreHandle, CredentialVault, Vec<PracticeDoctor>), PracticeError> {
+    let mut store = Store::open(&data_dir.join(STORE_FILE))?;
+    let vault = CredentialVault::open(&data_dir.join(VAULT_FOLDER))?;
     let now = Timestamp::now();
     let mut registered: Vec<PracticeDoctor> = Vec::new();
-    for (doctor, role, credentials) in doctors {
+    for (doctor, role) in doctors {
         let spec = &doctor.spec;
         let share_folder = doctor_folder_name(&spec.last_name, &spec.first_name, &spec.nihii11);
         let new = NewPrincipal {
@@ -285,6 +263,7 @@ fn register_doctors(
             move_to_bin: true,
         };
         let principal = store.add_principal(&new, ACTOR, now)?;
+        store_credentials(&vault, principal, &doctor)?;
 
         if let Some(main) = registered.first() {
             // NOTE: the demo has no eID, so its mandates carry no evidence: no signed text, no
@@ -304,10 +283,24 @@ fn register_doctors(
             role,
             doctor,
             share_folder,
-            credentials,
         });
     }
-    Ok((store.into_handle(), registered))
+    Ok((store.into_handle(), vault, registered))
+}
+
+/// Stores a doctor's keystore and password in the vault, as the box does after a setup or a
+/// mandate: encrypted, with the certificate's fingerprint and end in the record's header.
+fn store_credentials(
+    vault: &CredentialVault,
+    principal: PrincipalId,
+    doctor: &Doctor,
+) -> Result<(), PracticeError> {
+    let keystore = &doctor.keystore;
+    let password = Zeroizing::new(keystore.password.clone());
+    let opened = EhealthKeystore::open(&keystore.file_name, &keystore.bytes, &password)?;
+    let summary = CredentialSummary::of(principal, &opened);
+    vault.store(&summary, &keystore.bytes, &password, &mut rand::rng())?;
+    Ok(())
 }
 
 /// Makes `path` an empty folder owned by the demo.

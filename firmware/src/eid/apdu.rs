@@ -91,6 +91,17 @@ pub fn compute_digital_signature(input: &[u8]) -> Vec<u8> {
     with_data([0x00, 0x2A, 0x9E, 0x9A], input, None)
 }
 
+/// Builds `INTERNAL AUTHENTICATE` with `algorithm` and private key `key_reference` over
+/// `challenge`, sent in tag `94` as eid-mw does, with no Le: the card answers `61xx`.
+pub fn internal_authenticate(algorithm: u8, key_reference: u8, challenge: &[u8]) -> Vec<u8> {
+    let mut data = Vec::with_capacity(2 + challenge.len());
+    data.push(0x94);
+    // Every challenge here is 48 bytes, so a one-byte length always fits.
+    data.push(challenge.len() as u8);
+    data.extend_from_slice(challenge);
+    with_data([0x00, 0x88, algorithm, key_reference], &data, None)
+}
+
 /// Builds `GET RESPONSE` for `length` bytes.
 pub fn get_response(length: usize) -> Vec<u8> {
     vec![0x00, 0xC0, 0x00, 0x00, le_byte(length)]
@@ -127,6 +138,7 @@ pub fn command_name(command: &[u8]) -> &'static str {
         Some(0x20) => "VERIFY",
         Some(0x22) => "MSE SET",
         Some(0x2A) => "PSO: COMPUTE DIGITAL SIGNATURE",
+        Some(0x88) => "INTERNAL AUTHENTICATE",
         Some(0xC0) => "GET RESPONSE",
         Some(0xE6) => "LOG OFF",
         _ => "command",

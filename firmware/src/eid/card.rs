@@ -2,6 +2,12 @@
 //! Belpic applet, reads the applet version with GET CARD DATA and queries the reader for a pinpad;
 //! then it reads and verifies the citizen data, verifies the PIN and signs with the
 //! non-repudiation key.
+//!
+//! On applet 1.8, reading the citizen data also proves that the chip is genuine. The identity
+//! file, which the National Register signs, contains the SHA-384 of the card's basic public key
+//! (file 4040). The card signs a fresh random challenge with the matching private key, which
+//! never leaves the chip, so a copy of the files on another chip fails. Applet 1.7 cards do not
+//! store that public key, so they cannot be checked this way.
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -24,6 +30,15 @@ const READ_CHUNK: usize = 252;
 /// Key reference of the non-repudiation ("signature") key.
 const NON_REPUDIATION_KEY: u8 = 0x83;
 
+/// Key reference of the basic (card authentication) key of applet 1.8.
+const BASIC_KEY: u8 = 0x81;
+
+/// Algorithm reference of ECDSA over a SHA-384 digest, for INTERNAL AUTHENTICATE.
+const ECDSA_SHA384: u8 = 0x02;
+
+/// Bytes of the challenge the basic key signs: the size of a SHA-384 digest.
+const CHALLENGE_LEN: usize = 48;
+
 /// ATR of applet 1.8 cards.
 const ATR_V1_8: [u8; 20] = [
     0x3B, 0x7F, 0x96, 0x00, 0x00, 0x80, 0x31, 0x80, 0x65, 0xB0, 0x85, 0x04, 0x01, 0x20, 0x12, 0x0F,
@@ -43,6 +58,8 @@ pub enum EidFile {
     AddressSignature,
     /// 3F00/DF01/4035, photo (JPEG).
     Photo,
+    /// 3F00/DF01/4040, basic public key (DER SubjectPublicKeyInfo, P-384); applet 1.8 only.
+    BasicPublicKey,
     /// 3F00/DF00/5038, citizen authentication certificate.
     AuthenticationCertificate,
     /// 3F00/DF00/5039, citizen non-repudiation certificate.
@@ -64,6 +81,7 @@ impl EidFile {
             Self::Address => (0xDF01, 0x4033),
             Self::AddressSignature => (0xDF01, 0x4034),
             Self::Photo => (0xDF01, 0x4035),
+            Self::BasicPublicKey => (0xDF01, 0x4040),
             Self::AuthenticationCertificate => (0xDF00, 0x5038),
             Self::NonRepudiationCertificate => (0xDF00, 0x5039),
             Self::CitizenCaCertificate => (0xDF00, 0x503A),
@@ -319,8 +337,8 @@ impl<T: CardTransport> EidCard<T> {
     }
 
     /// Reads identity, address, photo and their RRN signatures; verifies that the RRN
-    /// certificate is issued by one of `anchors`, the two signatures, the photo hash, and that
-    /// the card is still valid at `now`.
+    /// certificate is issued by one of `anchors`, the two signatures, the photo hash, on applet
+    /// 1.8 that the chip is genuine, and that the card is still valid at `now`.
     pub fn read_citizen(
         &mut self,
         anchors: &TrustAnchors,
@@ -368,8 +386,9 @@ impl<T: CardTransport> EidCard<T> {
         let identity = Identity::parse(&identity_file)?;
         let address = Address::parse(&address_file)?;
         check_photo(&identity, &photo)?;
-        // TODO: on applet 1.8, prove the card is genuine with INTERNAL AUTHENTICATE on the basic
-        // key (file 4040, whose SHA-384 is tag 1A); a cloned chip currently passes these checks.
+        if self.applet == AppletVersion::V1_8 {
+            self.prove_genuine(&identity)?;
+        }
         let today = TimeZone::UTC.to_datetime(now).date();
         if identity.validity_end < today {
             return Err(EidError::CardExpired {
@@ -387,6 +406,43 @@ impl<T: CardTransport> EidCard<T> {
             address_signature,
             rrn_certificate: rrn_file[..crypto::der_length(&rrn_file).unwrap_or(0)].to_vec(),
         })
+    }
+
+    /// Proves that the chip contains the basic private key whose public key (file 4040) has the
+    /// SHA-384 in the signed identity file: the card signs a random challenge with it.
+    fn prove_genuine(&mut self, identity: &Identity) -> Result<(), EidError> {
+        let not_genuine = |reason: String| EidError::CardNotGenuine { reason };
+        let expected_hash = identity.basic_key_hash.as_deref().ok_or_else(|| {
+            not_genuine("the signed identity file has no hash of the basic key".to_owned())
+        })?;
+        let mut challenge = [0u8; CHALLENGE_LEN];
+        rand::fill(&mut challenge);
+
+        let mut key_file = Vec::new();
+        let mut raw = Vec::new();
+        self.transport.exclusive(&mut |channel| {
+            key_file = read_file(channel, &EidFile::BasicPublicKey.path())?;
+            raw = internal_authenticate(channel, &challenge)?;
+            Ok(())
+        })?;
+        if Sha384::digest(&key_file).as_slice() != expected_hash {
+            return Err(not_genuine(format!(
+                "the basic key in file {} differs from the one the National Register signed",
+                EidFile::BasicPublicKey.path_text()
+            )));
+        }
+        crypto::verify_basic_key_signature(&key_file, &challenge, &raw).map_err(|error| {
+            not_genuine(match error {
+                crypto::CryptoError::BadSignature { .. } => format!(
+                    "its signature over a random challenge does not verify with the basic key in \
+                     file {}",
+                    EidFile::BasicPublicKey.path_text()
+                ),
+                other => other.to_string(),
+            })
+        })?;
+        tracing::info!("eID chip proven genuine with its basic key");
+        Ok(())
     }
 
     /// Reads the citizen certificates. Use [`CitizenCertificates::verify`] to check them.
@@ -839,6 +895,21 @@ fn compute_signature(channel: &mut dyn CardChannel, input: &[u8]) -> Result<Vec<
         sw => Err(EidError::CardStatus {
             command: "PSO: COMPUTE DIGITAL SIGNATURE",
             sw,
+        }),
+    }
+}
+
+/// Has the basic key sign `challenge`. Returns the raw `r || s` signature.
+fn internal_authenticate(
+    channel: &mut dyn CardChannel,
+    challenge: &[u8],
+) -> Result<Vec<u8>, EidError> {
+    let command = apdu::internal_authenticate(ECDSA_SHA384, BASIC_KEY, challenge);
+    let response = apdu::exchange(channel, &command)?;
+    match response.sw {
+        SW_OK if !response.data.is_empty() => Ok(response.data),
+        sw => Err(EidError::CardNotGenuine {
+            reason: format!("the card rejected INTERNAL AUTHENTICATE with status {sw:04X}"),
         }),
     }
 }

@@ -405,6 +405,28 @@ pub fn verify_card_signature(
     }
 }
 
+/// Verifies a raw `r || s` signature made by the card's basic key over `challenge`, which the
+/// card signs as a SHA-384 digest. `key_file` is the DER SubjectPublicKeyInfo of file 4040.
+pub fn verify_basic_key_signature(
+    key_file: &[u8],
+    challenge: &[u8],
+    raw: &[u8],
+) -> Result<(), CryptoError> {
+    let key = p384::ecdsa::VerifyingKey::from_public_key_der(key_file).map_err(|error| {
+        CryptoError::UnsupportedKey {
+            what: "basic",
+            reason: format!("file 4040 is not a P-384 public key: {error}"),
+        }
+    })?;
+    let signature = p384::ecdsa::Signature::from_slice(raw)
+        .map_err(|_| CryptoError::RawSignatureLength { length: raw.len() })?;
+    key.verify_prehash(challenge, &signature)
+        .map_err(|_| CryptoError::BadSignature {
+            what: "challenge",
+            key_owner: "basic key",
+        })
+}
+
 /// The hash function of a digest given to the card.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HashAlgorithm {

@@ -101,6 +101,13 @@ pub enum EidError {
     /// A certificate file is empty (all zeros), as on some Kids-ID cards.
     #[error("the card has no {role} certificate (file {file} is empty); this card cannot sign")]
     CertificateMissing { role: &'static str, file: String },
+    /// An applet 1.8 card did not prove that its chip contains the basic key that the National
+    /// Register signed.
+    #[error(
+        "the eID is not proven genuine ({reason}); it may be a copy of another card, so it is \
+         not used: ask the holder for the card the municipality issued"
+    )]
+    CardNotGenuine { reason: String },
     /// The card's validity has ended.
     #[error("the eID card expired on {validity_end}; the holder needs a new card")]
     CardExpired { validity_end: jiff::civil::Date },

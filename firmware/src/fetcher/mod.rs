@@ -560,9 +560,11 @@ mod tests {
             reason: "connection refused".into(),
         });
         assert_eq!(unreachable.kind(), ProblemKind::Unreachable);
-        let missing = FetchError::Credentials(CredentialError::NotConfigured {
-            insz: "78031414266".into(),
-        });
+        let missing = FetchError::Credentials(CredentialError::Vault(
+            crate::credentials::CredentialError::Missing {
+                principal: PrincipalId(4),
+            },
+        ));
         assert_eq!(missing.kind(), ProblemKind::DoctorAction);
         let share = FetchError::Share(DeliveryError::ShareMissing {
             root: "/srv/share".into(),

@@ -20,7 +20,8 @@ use super::signer::MandateSigner;
 use super::status::{self, MandateStatus};
 use super::verify::{self, VerificationReport};
 use super::workflow::{Environment, Input, InputKind, Outcome, Screen, Workflow};
-use super::{MandateError, MandateSettings, RizivCheck};
+use super::{MandateError, MandateSettings};
+use crate::config::{DEFAULT_CONFIG_FILE, ServiceConfig};
 use crate::credentials::CredentialVault;
 use crate::eid::{EidCard, PcscContext};
 use crate::store::{AuditVerification, Store};
@@ -28,66 +29,74 @@ use crate::store::{AuditVerification, Store};
 /// Who the audit log names for actions taken on the terminal.
 const TERMINAL_ACTOR: &str = "terminal";
 
-/// Where the box keeps its state and which trust anchors it uses.
+/// The box a command works on.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BoxOptions {
-    /// SQLite store of the box.
+    /// Service configuration file (TOML): the command uses the store, the credential vault and
+    /// the box identity under its data_dir, and the trust anchors of its [mandates] table
     #[arg(
         long,
-        env = "PRACTICEBOX_DATABASE",
-        default_value = "/var/lib/practicebox/practicebox.sqlite"
+        value_name = "FILE",
+        env = "PRACTICEBOX_CONFIG",
+        default_value = DEFAULT_CONFIG_FILE
     )]
-    pub database: PathBuf,
-    /// Folder of the encrypted credentials (subfolder `credentials`) and the box identity.
-    #[arg(
-        long,
-        env = "PRACTICEBOX_STATE_DIR",
-        default_value = "/var/lib/practicebox"
-    )]
-    pub state_dir: PathBuf,
-    /// PEM file of the eHealth CA certificates that doctors' certificates must chain to.
-    #[arg(
-        long,
-        env = "PRACTICEBOX_EHEALTH_CA",
-        default_value = "/etc/practicebox/ehealth-ca.pem"
-    )]
-    pub ehealth_ca: PathBuf,
-    /// PEM file of the Belgian eID root certificates.
-    #[arg(
-        long,
-        env = "PRACTICEBOX_EID_ROOTS",
-        default_value = "/etc/practicebox/eid-roots.pem"
-    )]
-    pub eid_roots: PathBuf,
-    /// Accept RIZIV numbers whose check digits do not follow the modulo-97 rule.
-    #[arg(long)]
-    pub riziv_format_only: bool,
+    pub config: PathBuf,
 }
 
 impl BoxOptions {
-    /// Opens the store.
-    pub fn open_store(&self) -> anyhow::Result<Store> {
-        Ok(Store::open(&self.database)?)
+    /// Loads the service configuration and checks that this process may write the box's files.
+    pub fn load(&self) -> anyhow::Result<ServiceConfig> {
+        let config = ServiceConfig::load(&self.config)?;
+        check_data_dir_owner(&config.data_dir, nix::unistd::geteuid().as_raw())?;
+        Ok(config)
     }
+}
 
-    /// Opens the credential vault under the state folder.
-    pub fn open_vault(&self) -> anyhow::Result<CredentialVault> {
-        Ok(CredentialVault::open(&self.state_dir.join("credentials"))?)
+/// Checks that the data folder exists and belongs to `uid`. The service opens the store and the
+/// vault key as the folder's owner, and both are private to their creator, so files written by
+/// another user (root, typically) would stop the service from reading them.
+pub fn check_data_dir_owner(data_dir: &Path, uid: u32) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt as _;
+    let metadata = fs::metadata(data_dir).with_context(|| {
+        format!(
+            "cannot read the data folder {}; start the service once so that it creates the \
+             folder, or check data_dir in the configuration",
+            data_dir.display()
+        )
+    })?;
+    let owner = metadata.uid();
+    if owner != uid {
+        anyhow::bail!(
+            "the data folder {} belongs to uid {owner}, but this command runs as uid {uid}, and \
+             the service could not read the files it would create; run the command as the \
+             folder's owner, such as `runuser -u practicebox -- practicebox ...`",
+            data_dir.display()
+        );
     }
+    Ok(())
+}
 
-    /// Loads the trust anchors and the box identity, creating the identity on first use.
-    pub fn settings<R: CryptoRng>(&self, rng: &mut R) -> Result<MandateSettings, MandateError> {
-        Ok(MandateSettings {
-            ehealth_anchors: super::load_ehealth_anchors(&self.ehealth_ca)?,
-            eid_anchors: super::load_eid_anchors(&self.eid_roots)?,
-            riziv_check: if self.riziv_format_only {
-                RizivCheck::FormatOnly
-            } else {
-                RizivCheck::Strict
-            },
-            box_id: super::load_or_create_box_id(&self.state_dir.join("box-id"), rng)?,
-        })
-    }
+/// Opens the store of the box.
+pub fn open_store(config: &ServiceConfig) -> anyhow::Result<Store> {
+    Ok(Store::open(&config.store_path())?)
+}
+
+/// Opens the credential vault of the box.
+pub fn open_vault(config: &ServiceConfig) -> anyhow::Result<CredentialVault> {
+    Ok(CredentialVault::open(&config.vault_dir())?)
+}
+
+/// Loads the trust anchors and the box identity, creating the identity on first use.
+pub fn settings<R: CryptoRng>(
+    config: &ServiceConfig,
+    rng: &mut R,
+) -> Result<MandateSettings, MandateError> {
+    Ok(MandateSettings {
+        ehealth_anchors: super::load_ehealth_anchors(&config.mandates.ehealth_ca)?,
+        eid_anchors: super::load_eid_anchors(&config.mandates.eid_roots)?,
+        riziv_check: config.mandates.riziv_check,
+        box_id: super::load_or_create_box_id(&config.box_id_file(), rng)?,
+    })
 }
 
 /// The doctor's certificate, details and eID.
@@ -335,16 +344,16 @@ fn connect_eid(doctor: &DoctorOptions) -> anyhow::Result<EidCard<crate::eid::Pcs
 #[allow(clippy::too_many_arguments, reason = "the world the command runs in")]
 pub fn run_workflow<R: CryptoRng>(
     purpose: Purpose,
-    box_options: &BoxOptions,
+    config: &ServiceConfig,
     answers: &Answers<'_>,
     signer: &mut dyn MandateSigner,
     prompter: &mut dyn Prompter,
     rng: &mut R,
     now: Timestamp,
 ) -> anyhow::Result<Outcome> {
-    let settings = box_options.settings(rng)?;
-    let mut store = box_options.open_store()?;
-    let vault = box_options.open_vault()?;
+    let settings = settings(config, rng)?;
+    let mut store = open_store(config)?;
+    let vault = open_vault(config)?;
     let mut env = Environment {
         store: &mut store,
         vault: &vault,
@@ -359,6 +368,7 @@ pub fn run_workflow<R: CryptoRng>(
 
 /// `practicebox setup`.
 pub fn run_setup(args: &SetupArgs) -> anyhow::Result<()> {
+    let config = args.box_options.load()?;
     let mut card = connect_eid(&args.doctor)?;
     let answers = Answers {
         doctor: &args.doctor,
@@ -366,7 +376,7 @@ pub fn run_setup(args: &SetupArgs) -> anyhow::Result<()> {
     };
     run_workflow(
         Purpose::Setup,
-        &args.box_options,
+        &config,
         &answers,
         &mut card,
         &mut Terminal,
@@ -381,6 +391,7 @@ pub fn run_mandate(command: &MandateCommand) -> anyhow::Result<()> {
     let now = Timestamp::now();
     match command {
         MandateCommand::Add(args) => {
+            let config = args.box_options.load()?;
             let mut card = connect_eid(&args.doctor)?;
             let answers = Answers {
                 doctor: &args.doctor,
@@ -388,7 +399,7 @@ pub fn run_mandate(command: &MandateCommand) -> anyhow::Result<()> {
             };
             run_workflow(
                 Purpose::Mandate,
-                &args.box_options,
+                &config,
                 &answers,
                 &mut card,
                 &mut Terminal,
@@ -398,13 +409,16 @@ pub fn run_mandate(command: &MandateCommand) -> anyhow::Result<()> {
             Ok(())
         }
         MandateCommand::List(options) => {
-            let text = list_text(options, now)?;
+            let text = list_text(&options.load()?, now)?;
             print!("{text}");
             Ok(())
         }
-        MandateCommand::Remove(args) => remove(args, &mut Terminal, now),
+        MandateCommand::Remove(args) => {
+            let config = args.box_options.load()?;
+            remove(&config, args, &mut Terminal, now)
+        }
         MandateCommand::Verify(options) => {
-            let report = verify_report(options, &mut rand::rng())?;
+            let report = verify_report(&options.load()?, &mut rand::rng())?;
             print!("{}", report_text(&report));
             if !report.is_intact() {
                 anyhow::bail!(
@@ -422,9 +436,9 @@ pub fn run_mandate(command: &MandateCommand) -> anyhow::Result<()> {
 }
 
 /// Returns the text of `mandate list`, with the warnings after the list.
-pub fn list_text(options: &BoxOptions, now: Timestamp) -> anyhow::Result<String> {
-    let store = options.open_store()?;
-    let vault = options.open_vault()?;
+pub fn list_text(config: &ServiceConfig, now: Timestamp) -> anyhow::Result<String> {
+    let store = open_store(config)?;
+    let vault = open_vault(config)?;
     let listings = status::list_mandates(&store, now)?;
     let mut text = String::new();
     if listings.is_empty() {
@@ -441,12 +455,13 @@ pub fn list_text(options: &BoxOptions, now: Timestamp) -> anyhow::Result<String>
 
 /// Runs `mandate remove`: confirms unless `--yes` is given, then revokes and wipes.
 pub fn remove(
+    config: &ServiceConfig,
     args: &RemoveArgs,
     prompter: &mut dyn Prompter,
     now: Timestamp,
 ) -> anyhow::Result<()> {
-    let mut store = args.box_options.open_store()?;
-    let vault = args.box_options.open_vault()?;
+    let mut store = open_store(config)?;
+    let vault = open_vault(config)?;
     let in_force = status::list_mandates(&store, now)?
         .into_iter()
         .filter(|listing| listing.mandator.insz == args.insz)
@@ -476,11 +491,11 @@ pub fn remove(
 
 /// Verifies every mandate and the audit chain.
 pub fn verify_report<R: CryptoRng>(
-    options: &BoxOptions,
+    config: &ServiceConfig,
     rng: &mut R,
 ) -> anyhow::Result<VerificationReport> {
-    let settings = options.settings(rng)?;
-    let store = options.open_store()?;
+    let settings = settings(config, rng)?;
+    let store = open_store(config)?;
     Ok(verify::verify_all(&store, &settings)?)
 }
 
@@ -502,4 +517,42 @@ pub fn report_text(report: &VerificationReport) -> String {
         text.push_str("every mandate verified\n");
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::MetadataExt as _;
+
+    use super::*;
+
+    #[test]
+    fn data_dir_of_another_user_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let owner = fs::metadata(dir.path()).unwrap().uid();
+        check_data_dir_owner(dir.path(), owner).unwrap();
+
+        let other = owner + 1;
+        let message = check_data_dir_owner(dir.path(), other)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains(&format!(
+                "belongs to uid {owner}, but this command runs as uid {other}"
+            )),
+            "{message}"
+        );
+        assert!(message.contains("runuser -u practicebox"), "{message}");
+    }
+
+    #[test]
+    fn missing_data_dir_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("data");
+        let message = format!("{:#}", check_data_dir_owner(&missing, 0).unwrap_err());
+        assert!(
+            message.starts_with("cannot read the data folder"),
+            "{message}"
+        );
+        assert!(!missing.exists(), "not created");
+    }
 }

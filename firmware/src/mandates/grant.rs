@@ -20,7 +20,7 @@ use crate::delivery::names::doctor_folder_name;
 use crate::ehealth::keystore::{CertificateFacts, EhealthKeystore};
 use crate::store::{
     AuditEvent, Mandate, MandateEvidence, MandateId, NewMandate, NewPrincipal, Principal,
-    PrincipalId, Role, Store,
+    PrincipalDetails, PrincipalId, Role, Store,
 };
 
 /// The purpose of a workflow: a mandate or the main practitioner's setup.
@@ -121,7 +121,7 @@ pub fn check_applicant(
     let main = store.main_principal()?;
     let existing = store.principal_by_insz(&typed.insz)?;
     match purpose {
-        Purpose::Mandate => check_mandator(&typed, main.as_ref(), existing.as_ref())?,
+        Purpose::Mandate => check_mandator(&typed, main.as_ref())?,
         Purpose::Setup => check_new_main(&typed, main.as_ref(), existing.as_ref())?,
     }
     Ok(Applicant {
@@ -131,27 +131,13 @@ pub fn check_applicant(
     })
 }
 
-fn check_mandator(
-    typed: &TypedDetails,
-    main: Option<&Principal>,
-    existing: Option<&Principal>,
-) -> Result<(), RuleError> {
+/// Checks a mandator. A RIZIV number or name that differs from an earlier mandate's is
+/// accepted: the new mandate's signed text carries it, and [`commit_mandate`] stores it.
+fn check_mandator(typed: &TypedDetails, main: Option<&Principal>) -> Result<(), RuleError> {
     let main = main.ok_or(RuleError::NoMainPractitioner)?;
     if main.insz == typed.insz {
         return Err(RuleError::MandatorIsMain {
             insz: typed.insz.clone(),
-        });
-    }
-    if let Some(existing) = existing
-        && existing.riziv != typed.riziv
-    {
-        // TODO: keep a RIZIV history per principal (a trainee's number changes) instead of
-        // rejecting a new number; the store has no update for it yet.
-        return Err(RuleError::StoredDetailsDiffer {
-            insz: typed.insz.clone(),
-            field: "RIZIV number",
-            given: typed.riziv.clone(),
-            stored: existing.riziv.clone(),
         });
     }
     Ok(())
@@ -176,7 +162,7 @@ fn check_new_main(
     Ok(())
 }
 
-/// Checks the eID holder against the typed details, the certificate and any stored record.
+/// Checks the eID holder against the typed details and the certificate.
 pub fn check_holder(
     applicant: &Applicant,
     keystore: &CheckedKeystore,
@@ -190,26 +176,7 @@ pub fn check_holder(
         Some(identity.insz.as_str()),
     )?;
     rules::check_name("family name", &applicant.typed.family_name, &identity.name)?;
-    rules::check_given_names(&applicant.typed.first_name, &identity.first_names)?;
-
-    if let Some(existing) = &applicant.existing {
-        let (family_name, given_names) = eid_names(holder);
-        for (field, given, stored) in [
-            ("family name", family_name, &existing.family_name),
-            ("first names", given_names, &existing.given_names),
-        ] {
-            if &given != stored {
-                // TODO: let a name change on the eID update the stored principal.
-                return Err(RuleError::StoredDetailsDiffer {
-                    insz: existing.insz.clone(),
-                    field,
-                    given,
-                    stored: stored.clone(),
-                });
-            }
-        }
-    }
-    Ok(())
+    rules::check_given_names(&applicant.typed.first_name, &identity.first_names)
 }
 
 /// Returns the holder's family name and given names as the box stores them: from the eID,
@@ -302,7 +269,10 @@ pub fn commit_mandate<R: CryptoRng>(
     check_new_evidence(context, applicant, &main, prepared, &evidence)?;
 
     let mandator = match &applicant.existing {
-        Some(existing) => existing.id,
+        Some(existing) => {
+            update_details(context, existing, applicant, holder)?;
+            existing.id
+        }
         None => add_principal(context, applicant, holder, Role::Mandator)?,
     };
     store_credentials(context, mandator, keystore)?;
@@ -395,6 +365,37 @@ fn add_principal<R>(
         context.now,
     )?;
     Ok(id)
+}
+
+/// Stores the names on the eID and the typed RIZIV number for a mandator seen before, when they
+/// changed (a new name, a trainee's new number). The earlier ones stay in the principal's
+/// history, so that earlier mandates still verify. The share folder keeps its name, because the
+/// medical record software imports from it.
+fn update_details<R>(
+    context: &mut StoreContext<'_, R>,
+    existing: &Principal,
+    applicant: &Applicant,
+    holder: &EidHolder,
+) -> Result<(), MandateError> {
+    let (family_name, given_names) = eid_names(holder);
+    let details = PrincipalDetails {
+        family_name,
+        given_names,
+        riziv: applicant.typed.riziv.clone(),
+    };
+    let changed = context.store.update_principal_details(
+        existing.id,
+        &details,
+        context.actor,
+        context.now,
+    )?;
+    if changed {
+        tracing::info!(
+            principal = existing.id.0,
+            "mandator's name or RIZIV number updated"
+        );
+    }
+    Ok(())
 }
 
 fn unique_folder(

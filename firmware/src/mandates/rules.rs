@@ -22,7 +22,8 @@ use crate::eid::Insz;
 /// NOTE: the modulo-97 rule holds for the RIZIV numbers of doctors issued so far; newer
 /// numbers may follow another rule. [`RizivCheck::FormatOnly`] accepts any 11 digits for
 /// when a genuine number is rejected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RizivCheck {
     /// 11 digits and the modulo-97 check digits.
     #[default]
@@ -109,16 +110,6 @@ pub enum RuleError {
          before making this doctor the main practitioner"
     )]
     AlreadyMandator { insz: String },
-    #[error(
-        "the {field} {given:?} differs from {stored:?} stored for INSZ {insz} by an earlier \
-         mandate; type the stored value, or ask the installer to update the doctor's record"
-    )]
-    StoredDetailsDiffer {
-        insz: String,
-        field: &'static str,
-        given: String,
-        stored: String,
-    },
     #[error("end date {end} is in the past (today is {today}); choose today or a later date")]
     EndDateInPast { end: Date, today: Date },
     #[error(

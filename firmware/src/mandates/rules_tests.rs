@@ -292,17 +292,6 @@ fn other_errors_name_fix() {
             "INSZ 85073003328 is already stored as a colleague with a mandate; remove the \
              mandate before making this doctor the main practitioner",
         ),
-        (
-            RuleError::StoredDetailsDiffer {
-                insz: "85073003328".into(),
-                field: "RIZIV number",
-                given: "17139009004".into(),
-                stored: "17041217004".into(),
-            },
-            "the RIZIV number \"17139009004\" differs from \"17041217004\" stored for INSZ \
-             85073003328 by an earlier mandate; type the stored value, or ask the installer to \
-             update the doctor's record",
-        ),
     ];
     for (error, text) in cases {
         assert_eq!(error.to_string(), text);

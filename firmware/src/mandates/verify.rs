@@ -87,7 +87,8 @@ impl VerificationReport {
     }
 }
 
-/// Verifies every stored mandate, revoked ones included, and the audit chain.
+/// Verifies every stored mandate, revoked ones included, and the audit chain. Each mandate is
+/// checked against the names and RIZIV numbers its principals had when it was stored.
 pub fn verify_all(
     store: &Store,
     settings: &MandateSettings,
@@ -99,17 +100,22 @@ pub fn verify_all(
     for mandator in &principals {
         for mandate in store.mandates_of(mandator.id)? {
             mandates_checked += 1;
-            match principals.iter().find(|p| p.id == mandate.grantee) {
-                Some(grantee) => {
-                    findings.extend(verify_mandate(&mandate, mandator, grantee, settings));
+            let at = mandate.created_at;
+            let grantee = match store.principal_as_of(mandate.grantee, at) {
+                Ok(grantee) => grantee,
+                Err(StoreError::UnknownPrincipal(id)) => {
+                    findings.push(Finding {
+                        mandate: mandate.id,
+                        mandator_insz: mandator.insz.clone(),
+                        check: Check::Document,
+                        problem: format!("the grantee, principal {id}, is not stored"),
+                    });
+                    continue;
                 }
-                None => findings.push(Finding {
-                    mandate: mandate.id,
-                    mandator_insz: mandator.insz.clone(),
-                    check: Check::Document,
-                    problem: format!("the grantee, principal {}, is not stored", mandate.grantee),
-                }),
-            }
+                Err(error) => return Err(error),
+            };
+            let mandator_then = store.principal_as_of(mandator.id, at)?;
+            findings.extend(verify_mandate(&mandate, &mandator_then, &grantee, settings));
         }
     }
 

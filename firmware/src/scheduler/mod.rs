@@ -2,10 +2,18 @@
 //!
 //! The supervisor reads from the [`PrincipalSource`] the principals that may be fetched now: the
 //! main doctor, and every mandator with a valid, unrevoked mandate. It does so at start, every
-//! [`SchedulerConfig::reevaluate_every`], at the moment the first mandate ends, and at once when
-//! [`SchedulerHandle::principals_changed`] is called. A principal that appears gets a task and is
-//! fetched at once; a principal that is no longer active has its task stopped at once (after the
-//! message step under way).
+//! [`SchedulerConfig::reevaluate_every`], at the moment the first mandate ends, at once when
+//! [`SchedulerHandle::principals_changed`] is called, and within
+//! [`SchedulerConfig::watch_every`] of a change that another process made, such as
+//! `practicebox mandate add` or `remove`. A principal that appears gets a task and is fetched at
+//! once. A principal that is no longer active has its task stopped at once, after the message
+//! step under way, and then [`FetchJob::release`] drops its keystore and token.
+//!
+//! Changes by other processes are seen by polling [`PrincipalSource::change_stamp`], for the
+//! store SQLite's `PRAGMA data_version`. The poll reads no table and costs microseconds, it
+//! needs no socket or permission beyond the store file that every writer opens anyway, and it
+//! also sees a change made while the service was busy or restarting. A control socket would
+//! react faster than the poll period but would miss writers that do not know about it.
 //!
 //! Each task fetches, waits [`SchedulerConfig::interval`] with ±[`SchedulerConfig::jitter`]
 //! around it, and fetches again. After a failed run it waits with exponential backoff instead:
@@ -53,6 +61,8 @@ pub struct SchedulerConfig {
     pub backoff_max: Duration,
     /// How often the list of active principals is read again.
     pub reevaluate_every: Duration,
+    /// How often the source is asked whether another process changed the principals.
+    pub watch_every: Duration,
 }
 
 impl Default for SchedulerConfig {
@@ -63,6 +73,7 @@ impl Default for SchedulerConfig {
             backoff_initial: Duration::from_secs(30),
             backoff_max: Duration::from_secs(30 * 60),
             reevaluate_every: Duration::from_secs(60),
+            watch_every: Duration::from_secs(1),
         }
     }
 }
@@ -97,9 +108,14 @@ pub struct ActivePrincipal {
 pub trait PrincipalSource: Send + Sync + 'static {
     /// Lists the active principals at `now`. Blocks: the scheduler calls it on the blocking pool.
     fn active(&self, now: Timestamp) -> Result<Vec<ActivePrincipal>, StoreError>;
+
+    /// Returns a value that changes when another process may have changed the principals, their
+    /// mandates or their credentials. Blocks, and is called every
+    /// [`SchedulerConfig::watch_every`], so it must be cheap.
+    fn change_stamp(&self) -> Result<i64, StoreError>;
 }
 
-/// The store's principals and mandates, with certificate ends from the keystores.
+/// The store's principals and mandates, with certificate ends from the credentials.
 #[derive(Debug, Clone)]
 pub struct StorePrincipals {
     pub store: StoreHandle,
@@ -108,6 +124,9 @@ pub struct StorePrincipals {
 
 impl PrincipalSource for StorePrincipals {
     fn active(&self, now: Timestamp) -> Result<Vec<ActivePrincipal>, StoreError> {
+        // Every change of the store is read here, and a replaced or removed credential record
+        // comes with one, so a stale keystore leaves memory now rather than at its next use.
+        self.credentials.drop_changed();
         let principals = self.store.with(|store| -> Result<_, StoreError> {
             let mut active = Vec::new();
             for principal in store.active_principals(now)? {
@@ -128,11 +147,7 @@ impl PrincipalSource for StorePrincipals {
         Ok(principals
             .into_iter()
             .map(|(principal, mandate_ends)| {
-                let certificate_ends = self
-                    .credentials
-                    .keystore(&principal)
-                    .ok()
-                    .map(|keystore| keystore.facts(now).not_after);
+                let certificate_ends = self.credentials.certificate_end(principal.id);
                 ActivePrincipal {
                     principal,
                     mandate_ends,
@@ -140,6 +155,10 @@ impl PrincipalSource for StorePrincipals {
                 }
             })
             .collect())
+    }
+
+    fn change_stamp(&self) -> Result<i64, StoreError> {
+        self.store.with(|store| store.data_version())
     }
 }
 
@@ -151,6 +170,9 @@ pub trait FetchJob: Send + Sync + 'static {
         principal: &'a Principal,
         stop: &'a Shutdown,
     ) -> Pin<Box<dyn Future<Output = Result<RunReport, FetchError>> + Send + 'a>>;
+
+    /// Drops what is kept in memory for `principal` (keystore, token) after its task stopped.
+    fn release(&self, principal: &Principal);
 }
 
 impl<T: SoapTransport + 'static> FetchJob for FetchContext<T> {
@@ -163,6 +185,11 @@ impl<T: SoapTransport + 'static> FetchJob for FetchContext<T> {
             let now = self.clock.now();
             fetch_principal_until(self, principal, now, stop).await
         })
+    }
+
+    fn release(&self, principal: &Principal) {
+        self.tokens.forget(&principal.insz);
+        self.credentials.release(principal.id);
     }
 }
 
@@ -229,6 +256,8 @@ impl Scheduler {
             source: self.source,
             tasks: HashMap::new(),
             attention_sent: HashMap::new(),
+            stamp: None,
+            watch_failing: false,
         };
         let task = tokio::spawn(supervisor.run(receiver, shutdown));
         (SchedulerHandle { commands }, task)
@@ -272,11 +301,17 @@ struct Supervisor {
     tasks: HashMap<PrincipalId, PrincipalTask>,
     /// The attention events sent, so that each is sent once.
     attention_sent: HashMap<(PrincipalId, Attention), Timestamp>,
+    /// The source's change stamp at the last reading of the principals.
+    stamp: Option<i64>,
+    /// Set while reading the change stamp fails, so that the failure is logged once.
+    watch_failing: bool,
 }
 
 impl Supervisor {
     async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>, shutdown: Shutdown) {
         tracing::info!(interval = ?self.shared.config.interval, "scheduler started");
+        let mut watch = tokio::time::interval(self.shared.config.watch_every);
+        watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let next_check = self.reconcile().await;
             let sleep = tokio::time::sleep(next_check);
@@ -297,9 +332,39 @@ impl Supervisor {
                         None => shutdown.triggered().await,
                     },
                     () = &mut sleep => break,
+                    _ = watch.tick() => {
+                        if self.changed_elsewhere().await {
+                            tracing::info!("principals or mandates changed by another process");
+                            break;
+                        }
+                    }
                 }
             }
         }
+    }
+
+    /// Tells whether the source's change stamp moved since the last reading of the principals.
+    async fn changed_elsewhere(&mut self) -> bool {
+        let source = Arc::clone(&self.source);
+        let stamp = match tokio::task::spawn_blocking(move || source.change_stamp()).await {
+            Ok(Ok(stamp)) => stamp,
+            Ok(Err(error)) => {
+                if !self.watch_failing {
+                    tracing::error!(%error, "cannot check the store for changes; retrying every poll");
+                }
+                self.watch_failing = true;
+                return false;
+            }
+            Err(error) => {
+                tracing::error!(%error, "checking the store for changes panicked");
+                return false;
+            }
+        };
+        if self.watch_failing {
+            tracing::info!("checking the store for changes works again");
+            self.watch_failing = false;
+        }
+        self.stamp != Some(stamp)
     }
 
     /// Starts and stops tasks to match the active principals; returns when to check again.
@@ -307,7 +372,16 @@ impl Supervisor {
         let reevaluate = self.shared.config.reevaluate_every;
         let now = self.shared.clock.now();
         let source = Arc::clone(&self.source);
-        let active = match tokio::task::spawn_blocking(move || source.active(now)).await {
+        // The stamp is read first, so that a change during the reading is seen by the next poll.
+        let reading = tokio::task::spawn_blocking(move || {
+            let stamp = source.change_stamp();
+            (stamp, source.active(now))
+        })
+        .await;
+        let active = match reading.map(|(stamp, active)| {
+            self.stamp = stamp.ok();
+            active
+        }) {
             Ok(Ok(active)) => active,
             Ok(Err(error)) => {
                 tracing::error!(%error, "cannot read the active principals; keeping the current tasks");
@@ -389,6 +463,7 @@ impl Supervisor {
         if let Err(error) = task.join.await {
             tracing::error!(principal = %id, %error, "principal task ended abnormally");
         }
+        self.shared.job.release(&task.principal.borrow());
         self.attention_sent
             .retain(|(principal, _), _| *principal != id);
         self.shared
@@ -405,6 +480,7 @@ impl Supervisor {
             if let Err(error) = task.join.await {
                 tracing::error!(principal = %id, %error, "principal task ended abnormally");
             }
+            self.shared.job.release(&task.principal.borrow());
         }
     }
 

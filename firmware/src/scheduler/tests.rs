@@ -10,8 +10,8 @@ use rand_chacha::rand_core::SeedableRng as _;
 use tokio::time::Instant;
 
 use super::*;
+use crate::credentials::CredentialError;
 use crate::ehealth::clock::ClockError;
-use crate::fetcher::credentials::CredentialError;
 use crate::status::StatusEvent;
 use crate::store::Role;
 
@@ -64,17 +64,29 @@ fn principal(id: i64, role: Role) -> Principal {
 #[derive(Debug, Default)]
 struct ScriptedSource {
     principals: Mutex<Vec<ActivePrincipal>>,
+    /// The change stamp, moved by [`ScriptedSource::set_by_other_process`].
+    stamp: Mutex<i64>,
+    stamp_reads: Mutex<u32>,
 }
 
 impl ScriptedSource {
     fn with(principals: Vec<ActivePrincipal>) -> Arc<Self> {
         Arc::new(Self {
             principals: Mutex::new(principals),
+            ..Self::default()
         })
     }
 
+    /// Changes the list without moving the change stamp, as a change the scheduler is not
+    /// notified of.
     fn set(&self, principals: Vec<ActivePrincipal>) {
         *self.principals.lock().unwrap() = principals;
+    }
+
+    /// Changes the list and moves the change stamp, as another process's commit does.
+    fn set_by_other_process(&self, principals: Vec<ActivePrincipal>) {
+        self.set(principals);
+        *self.stamp.lock().unwrap() += 1;
     }
 }
 
@@ -85,6 +97,11 @@ impl PrincipalSource for ScriptedSource {
             .into_iter()
             .filter(|entry| entry.mandate_ends.is_none_or(|end| now < end))
             .collect())
+    }
+
+    fn change_stamp(&self) -> Result<i64, StoreError> {
+        *self.stamp_reads.lock().unwrap() += 1;
+        Ok(*self.stamp.lock().unwrap())
     }
 }
 
@@ -104,6 +121,7 @@ struct RecordingJob {
     /// Each run takes this many one-second steps, checking the stop signal between them.
     steps: u32,
     stopped_after_step: Mutex<Option<u32>>,
+    released: Mutex<Vec<(PrincipalId, Instant)>>,
 }
 
 impl RecordingJob {
@@ -138,9 +156,10 @@ impl FetchJob for RecordingJob {
                 }
             }
             if self.failing.lock().unwrap().contains(&principal.id) {
-                return Err(FetchError::Credentials(CredentialError::NotConfigured {
-                    insz: principal.insz.clone(),
-                }));
+                let missing = CredentialError::Missing {
+                    principal: principal.id,
+                };
+                return Err(FetchError::Credentials(missing.into()));
             }
             Ok(RunReport {
                 new: 1,
@@ -148,6 +167,13 @@ impl FetchJob for RecordingJob {
                 ..RunReport::default()
             })
         })
+    }
+
+    fn release(&self, principal: &Principal) {
+        self.released
+            .lock()
+            .unwrap()
+            .push((principal.id, Instant::now()));
     }
 }
 
@@ -416,6 +442,54 @@ async fn new_mandate_starts_at_once_when_told() {
     assert_eq!(job.calls(3), [told]);
     running.trigger.trigger();
     running.task.await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn change_by_other_process_seen_within_a_second() {
+    let job = Arc::new(RecordingJob::default());
+    let source = ScriptedSource::with(vec![active(1), active(2)]);
+    let running = start(job.clone(), source.clone(), SchedulerConfig::default());
+    let started = Instant::now();
+
+    tokio::time::sleep(Duration::from_millis(20_300)).await;
+    source.set_by_other_process(vec![active(1), active(2), active(3)]);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        job.calls(3),
+        [started + Duration::from_secs(21)],
+        "fetched at the first poll after the change"
+    );
+
+    tokio::time::sleep(Duration::from_millis(5_300)).await;
+    source.set_by_other_process(vec![active(1), active(3)]);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let released = job.released.lock().unwrap().clone();
+    assert_eq!(
+        released,
+        [(PrincipalId(2), started + Duration::from_secs(28))],
+        "principal 2 released at the first poll after its removal"
+    );
+    assert_eq!(job.calls(2), [started], "principal 2 not fetched again");
+
+    let reads = *source.stamp_reads.lock().unwrap();
+    assert!(
+        (29..=34).contains(&reads),
+        "{reads} stamp reads in about 30 seconds"
+    );
+    running.trigger.trigger();
+    running.task.await.unwrap();
+    let released: Vec<PrincipalId> = job
+        .released
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(id, _)| *id)
+        .collect();
+    assert_eq!(
+        released.len(),
+        3,
+        "every task released on shutdown: {released:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]

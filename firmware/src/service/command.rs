@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use crate::config::ServiceConfig;
+use crate::config::{DEFAULT_CONFIG_FILE, ServiceConfig};
 use crate::scheduler::shutdown::ShutdownTrigger;
 
 /// Arguments of `practicebox run`.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// Service configuration file (TOML)
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "PRACTICEBOX_CONFIG", default_value = DEFAULT_CONFIG_FILE)]
     pub config: PathBuf,
 }
 
@@ -22,7 +22,7 @@ pub struct RunArgs {
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
     /// Service configuration file (TOML)
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "PRACTICEBOX_CONFIG", default_value = DEFAULT_CONFIG_FILE)]
     pub config: PathBuf,
 }
 
@@ -146,9 +146,10 @@ pub fn check_config(command: &ConfigCommand) -> ExitCode {
                 None => "no Samba shares".to_owned(),
             };
             println!(
-                "{}: ok ({} principal(s), fetch every {:?}, {shares})",
+                "{}: ok (data in {}, share {}, fetch every {:?}, {shares})",
                 file.display(),
-                config.principals.len(),
+                config.data_dir.display(),
+                config.share_root.display(),
                 config.fetch_interval
             );
             ExitCode::SUCCESS

@@ -1,9 +1,11 @@
 //! `practicebox run` and `practicebox status`: the service wired from its configuration.
 //!
 //! [`run`] opens the store, tidies what a crash left (runs still marked running, staging files
-//! on the share), adds the configured principals to the store, then starts the status consumer,
-//! writes the Samba shares when the configuration has a `[samba]` table ([`shares`]), starts
-//! the scheduler, and waits for the stop signal. On stop, every principal task finishes its
+//! on the share), opens the credential vault, then starts the status consumer, writes the Samba
+//! shares when the configuration has a `[samba]` table ([`shares`]), starts the scheduler, and
+//! waits for the stop signal. The principals and their keystores come from the store and the
+//! vault that `practicebox setup` and `practicebox mandate` write; the scheduler reads their
+//! changes while it runs. On stop, every principal task finishes its
 //! current step, the status file gets its last state, and `run` returns.
 
 use std::sync::Arc;
@@ -13,11 +15,12 @@ use rand::SeedableRng as _;
 use tokio::sync::watch;
 
 use crate::config::ServiceConfig;
+use crate::credentials::CredentialVault;
 use crate::delivery::Share;
 use crate::ehealth::clock::{Clock, SystemClock};
 use crate::ehealth::sts::TokenCache;
 use crate::ehealth::transport::HttpsTransport;
-use crate::fetcher::credentials::KeystoreDirectory;
+use crate::fetcher::credentials::VaultCredentials;
 use crate::fetcher::{FetchContext, FetchOptions};
 use crate::scheduler::shutdown::{Shutdown, ShutdownTrigger};
 use crate::scheduler::{Scheduler, SchedulerConfig, SchedulerHandle, StorePrincipals};
@@ -28,9 +31,6 @@ use crate::store::{Store, StoreHandle};
 pub mod command;
 pub mod notify;
 pub mod shares;
-
-/// The actor name of the service in the audit log.
-const ACTOR: &str = "service";
 
 /// Runs the service until `shutdown` turns on.
 pub async fn run(config: &ServiceConfig, shutdown: Shutdown) -> anyhow::Result<()> {
@@ -51,7 +51,9 @@ pub async fn run(config: &ServiceConfig, shutdown: Shutdown) -> anyhow::Result<(
         tracing::info!(removed, "staging files left by a crash removed");
     }
 
-    let credentials = Arc::new(KeystoreDirectory::new(config.keystore_files()));
+    let vault =
+        CredentialVault::open(&config.vault_dir()).context("cannot open the credential vault")?;
+    let credentials = Arc::new(VaultCredentials::new(vault));
     let transport = HttpsTransport::new(&config.endpoints)
         .context("cannot set up the HTTPS client for the eHealth platform")?;
     let context = FetchContext {
@@ -128,7 +130,7 @@ pub async fn run(config: &ServiceConfig, shutdown: Shutdown) -> anyhow::Result<(
     Ok(())
 }
 
-/// Opens the store, closes the runs a crash left open and adds the configured principals.
+/// Opens the store and closes the runs a crash left open.
 fn open_store(config: &ServiceConfig, clock: &dyn Clock) -> anyhow::Result<StoreHandle> {
     std::fs::create_dir_all(&config.data_dir).with_context(|| {
         format!(
@@ -144,14 +146,6 @@ fn open_store(config: &ServiceConfig, clock: &dyn Clock) -> anyhow::Result<Store
             interrupted,
             "fetch runs interrupted by a stop or crash were closed"
         );
-    }
-    for principal in &config.principals {
-        if store.principal_by_insz(&principal.insz)?.is_none() {
-            let id = store
-                .add_principal(&principal.new_principal(), ACTOR, now)
-                .with_context(|| format!("cannot add principal {} to the store", principal.insz))?;
-            tracing::info!(principal = %id, insz = %principal.insz, "principal added from the configuration");
-        }
     }
     Ok(store.into_handle())
 }

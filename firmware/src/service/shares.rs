@@ -133,6 +133,10 @@ impl PrincipalSource for SharedPrincipals {
         self.sync_shares(now);
         Ok(active)
     }
+
+    fn change_stamp(&self) -> Result<i64, StoreError> {
+        self.principals.change_stamp()
+    }
 }
 
 #[cfg(test)]
@@ -144,7 +148,8 @@ mod tests {
     use tokio::sync::broadcast::error::TryRecvError;
 
     use super::*;
-    use crate::fetcher::credentials::KeystoreDirectory;
+    use crate::credentials::CredentialVault;
+    use crate::fetcher::credentials::VaultCredentials;
     use crate::samba::{AccountName, ShareAccess, ShareSettings};
     use crate::store::{NewPrincipal, Role, Store};
 
@@ -183,7 +188,9 @@ mod tests {
         };
         let principals = StorePrincipals {
             store: store.into_handle(),
-            credentials: Arc::new(KeystoreDirectory::default()),
+            credentials: Arc::new(VaultCredentials::new(
+                CredentialVault::open(&dir.join("credentials")).unwrap(),
+            )),
         };
         let sync = FragmentSync::new(settings, dir.join("share"));
         SharedPrincipals::new(principals, sync, status.clone())

@@ -128,10 +128,25 @@ BEGIN
 END;
 ";
 
+/// Version 4: the names and RIZIV numbers a principal had before a change, each with the end of
+/// its period, so that a mandate signed under earlier details still verifies.
+const V4_PRINCIPAL_HISTORY: &str = "
+CREATE TABLE principal_history (
+    id            INTEGER PRIMARY KEY,
+    principal_id  INTEGER NOT NULL REFERENCES principals (id),
+    family_name   TEXT NOT NULL,
+    given_names   TEXT NOT NULL,
+    riziv         TEXT NOT NULL,
+    valid_until   TEXT NOT NULL
+);
+CREATE INDEX principal_history_by_principal ON principal_history (principal_id, valid_until);
+";
+
 const MIGRATIONS: &[&str] = &[
     V1_PRINCIPALS_AND_MANDATES,
     V2_MESSAGES_AND_RUNS,
     V3_AUDIT_LOG,
+    V4_PRINCIPAL_HISTORY,
 ];
 
 /// The schema version this build creates and understands.

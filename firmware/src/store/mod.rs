@@ -67,8 +67,8 @@ pub use messages::{
 };
 pub use migrations::SCHEMA_VERSION;
 pub use principals::{
-    Mandate, MandateEvidence, MandateId, NewMandate, NewPrincipal, Principal, PrincipalId, Role,
-    validate_insz,
+    Mandate, MandateEvidence, MandateId, NewMandate, NewPrincipal, Principal, PrincipalDetails,
+    PrincipalId, Role, validate_insz,
 };
 pub use runs::{FetchRun, RunCounts, RunId, RunOutcome};
 
@@ -188,6 +188,16 @@ impl Store {
     /// Reads the schema version recorded in the file.
     pub fn schema_version(&self) -> Result<u32, StoreError> {
         migrations::current_version(&self.conn)
+    }
+
+    /// Returns SQLite's `PRAGMA data_version` of this connection. It changes when another
+    /// connection, such as `practicebox mandate add` in another process, commits to the file,
+    /// and not on this connection's own commits. The query reads no table, so polling it is
+    /// cheap.
+    pub fn data_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "data_version", |row| row.get(0))?)
     }
 
     /// Wraps the store in a clonable handle for use from several tasks.

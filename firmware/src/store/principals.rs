@@ -88,6 +88,15 @@ pub struct NewPrincipal {
     pub move_to_bin: bool,
 }
 
+/// The details of a principal that can change over time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrincipalDetails {
+    pub family_name: String,
+    pub given_names: String,
+    /// RIZIV number, 11 digits without separators; a trainee's number changes once qualified.
+    pub riziv: String,
+}
+
 /// A stored principal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
@@ -326,6 +335,93 @@ impl Store {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         self.update_principal_flag(id, "move_to_bin", move_to_bin, actor, now)
+    }
+
+    /// Changes the names and RIZIV number of a principal, keeping the previous ones in its
+    /// history until `now`, and writes an audit entry with both. Returns false, and writes
+    /// nothing, when `details` are the stored ones.
+    pub fn update_principal_details(
+        &mut self,
+        id: PrincipalId,
+        details: &PrincipalDetails,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        validate_riziv(&details.riziv)?;
+        let current = self.principal(id)?;
+        let previous = PrincipalDetails {
+            family_name: current.family_name,
+            given_names: current.given_names,
+            riziv: current.riziv,
+        };
+        if &previous == details {
+            return Ok(false);
+        }
+
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO principal_history (principal_id, family_name, given_names, riziv, \
+             valid_until) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                id.0,
+                previous.family_name,
+                previous.given_names,
+                previous.riziv,
+                to_sql(now)
+            ],
+        )?;
+        tx.execute(
+            "UPDATE principals SET family_name = ?1, given_names = ?2, riziv = ?3 WHERE id = ?4",
+            params![
+                details.family_name,
+                details.given_names,
+                details.riziv,
+                id.0
+            ],
+        )?;
+        let event = AuditEvent {
+            actor,
+            action: "principal.details_changed",
+            principal: Some(id),
+            detail: json!({
+                "from": {
+                    "family_name": previous.family_name,
+                    "given_names": previous.given_names,
+                    "riziv": previous.riziv,
+                },
+                "to": {
+                    "family_name": details.family_name,
+                    "given_names": details.given_names,
+                    "riziv": details.riziv,
+                },
+            }),
+        };
+        audit::append_in(&tx, &event, now)?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// Reads a principal with the names and RIZIV number it had at `at`: from the history when
+    /// they changed after `at`, else the current ones.
+    pub fn principal_as_of(&self, id: PrincipalId, at: Timestamp) -> Result<Principal, StoreError> {
+        let mut principal = self.principal(id)?;
+        let earlier = self
+            .conn
+            .query_row(
+                "SELECT family_name, given_names, riziv FROM principal_history \
+                 WHERE principal_id = ?1 AND valid_until > ?2 ORDER BY valid_until LIMIT 1",
+                params![id.0, to_sql(at)],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .optional()?;
+        if let Some((family_name, given_names, riziv)) = earlier {
+            principal.family_name = family_name;
+            principal.given_names = given_names;
+            principal.riziv = riziv;
+        }
+        Ok(principal)
     }
 
     fn update_principal_flag(

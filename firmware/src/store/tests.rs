@@ -837,3 +837,99 @@ fn mark_all_moved_to_bin_all_or_nothing() {
     }
     assert!(store.delivered_message_ids(main).unwrap().is_empty());
 }
+
+#[test]
+fn data_version_changes_on_other_connections_commits() {
+    let (dir, mut store) = open_temp();
+    let before = store.data_version().unwrap();
+
+    store
+        .add_principal(&main_doctor(), "test", at("2026-03-10T08:00:00Z"))
+        .unwrap();
+    assert_eq!(
+        store.data_version().unwrap(),
+        before,
+        "its own commit does not count"
+    );
+
+    let mut other = Store::open(&dir.path().join("store.db")).unwrap();
+    other
+        .add_principal(&colleague(), "cli", at("2026-03-10T08:01:00Z"))
+        .unwrap();
+    let after = store.data_version().unwrap();
+    assert_ne!(after, before, "another connection's commit counts");
+    assert_eq!(
+        store.data_version().unwrap(),
+        after,
+        "stable without commits"
+    );
+}
+
+#[test]
+fn principal_details_change_keeps_history() {
+    let (_dir, mut store) = open_temp();
+    let id = store
+        .add_principal(&colleague(), "test", at("2026-03-10T08:00:00Z"))
+        .unwrap();
+    let renamed = PrincipalDetails {
+        family_name: "De Smet-Peeters".to_owned(),
+        given_names: "Élodie".to_owned(),
+        riziv: "19876543004".to_owned(),
+    };
+
+    let changed = store
+        .update_principal_details(id, &renamed, "test", at("2026-06-01T00:00:00Z"))
+        .unwrap();
+    assert!(changed);
+    let again = store
+        .update_principal_details(id, &renamed, "test", at("2026-06-02T00:00:00Z"))
+        .unwrap();
+    assert!(!again, "the same details change nothing");
+
+    let current = store.principal(id).unwrap();
+    assert_eq!(current.family_name, "De Smet-Peeters");
+    assert_eq!(current.riziv, "19876543004");
+    assert_eq!(current.share_folder, colleague().share_folder);
+    let before = store
+        .principal_as_of(id, at("2026-05-31T23:59:59Z"))
+        .unwrap();
+    assert_eq!(before.family_name, "De Smet");
+    assert_eq!(before.riziv, "19876543001");
+    let at_change = store
+        .principal_as_of(id, at("2026-06-01T00:00:00Z"))
+        .unwrap();
+    assert_eq!(
+        at_change, current,
+        "the new details apply from the change on"
+    );
+
+    let actions: Vec<String> = store
+        .audit_entries()
+        .unwrap()
+        .into_iter()
+        .map(|entry| entry.action)
+        .collect();
+    assert_eq!(actions, ["principal.added", "principal.details_changed"]);
+}
+
+#[test]
+fn principal_details_with_bad_riziv_rejected() {
+    let (_dir, mut store) = open_temp();
+    let id = store
+        .add_principal(&colleague(), "test", at("2026-03-10T08:00:00Z"))
+        .unwrap();
+    let bad = PrincipalDetails {
+        family_name: "De Smet".to_owned(),
+        given_names: "Élodie".to_owned(),
+        riziv: "1-98765-43".to_owned(),
+    };
+    let error = store
+        .update_principal_details(id, &bad, "test", at("2026-06-01T00:00:00Z"))
+        .unwrap_err();
+    assert!(
+        matches!(error, StoreError::InvalidRiziv { .. }),
+        "{error:?}"
+    );
+    assert_eq!(store.principal(id).unwrap().riziv, "19876543001");
+    assert_eq!(store.audit_entries().unwrap().len(), 1, "no audit row");
+}

@@ -1,6 +1,6 @@
-//! A practice for fetcher tests: the platform simulator in-process on loopback, one doctor's
-//! keystore files, a store, a share, and the plaintext of every message seeded, to compare with
-//! what reaches the share.
+//! A practice for fetcher tests: the platform simulator in-process on loopback, a credential
+//! vault with one doctor's keystore, a store, a share, and the plaintext of every message
+//! seeded, to compare with what reaches the share.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::HashMap;
@@ -17,16 +17,19 @@ use ehealth_sim::seed;
 use ehealth_sim::server::{RunningSimulator, SimConfig, Simulator};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
+use practicebox::credentials::{CredentialSummary, CredentialVault, VAULT_FOLDER};
 use practicebox::delivery::names::doctor_folder_name;
 use practicebox::delivery::{RoutingProfile, Share};
 use practicebox::ehealth::clock::{Clock, ClockError};
 use practicebox::ehealth::ehbox::RetryPolicy;
 use practicebox::ehealth::endpoints::Endpoints;
+use practicebox::ehealth::keystore::EhealthKeystore;
 use practicebox::ehealth::sts::TokenCache;
 use practicebox::ehealth::transport::HttpsTransport;
-use practicebox::fetcher::credentials::{KeystoreDirectory, KeystoreFiles};
+use practicebox::fetcher::credentials::VaultCredentials;
 use practicebox::fetcher::{FetchContext, FetchOptions};
 use practicebox::store::{NewPrincipal, Principal, Role, Store, StoreHandle};
+use zeroize::Zeroizing;
 
 pub const SEED: u64 = 20_260_310;
 
@@ -88,8 +91,8 @@ pub struct Practice {
     pub doctor: Doctor,
     pub dir: tempfile::TempDir,
     pub ca_file: PathBuf,
-    pub keystore: PathBuf,
-    pub password_file: PathBuf,
+    /// The vault in `<dir>/data`, the data folder of a service configuration there.
+    pub vault: CredentialVault,
     pub endpoints: Endpoints,
 }
 
@@ -106,11 +109,8 @@ impl Practice {
         let ca_file = dir.path().join("sim-ca.pem");
         std::fs::write(&ca_file, &simulator.ca_pem).expect("CA file");
         let doctor = pki.doctors[0].clone();
-        let keystore = dir.path().join(&doctor.keystore.file_name);
-        std::fs::write(&keystore, &doctor.keystore.bytes).expect("keystore file");
-        let password_file = dir.path().join("doctor.pass");
-        std::fs::write(&password_file, format!("{}\n", doctor.keystore.password))
-            .expect("password");
+        let vault = CredentialVault::open(&dir.path().join("data").join(VAULT_FOLDER))
+            .expect("credential vault");
 
         let base = format!("https://localhost:{}", simulator.addresses.https.port());
         let mut endpoints = Endpoints::simulator(&base, ca_file.clone());
@@ -131,8 +131,7 @@ impl Practice {
             doctor,
             dir,
             ca_file,
-            keystore,
-            password_file,
+            vault,
             endpoints,
         }
     }
@@ -240,7 +239,8 @@ impl Practice {
             .collect()
     }
 
-    /// Adds the doctor as the main principal of a store at `path`.
+    /// Adds the doctor as the main principal of a store at `path`, with the keystore in the
+    /// vault under the new principal's id.
     pub fn add_principal(&self, path: &Path) -> Principal {
         let mut store = Store::open(path).expect("store");
         let new = NewPrincipal {
@@ -255,18 +255,23 @@ impl Practice {
         let id = store
             .add_principal(&new, "test", self.simulator.clock.now())
             .expect("principal");
+        let keystore = &self.doctor.keystore;
+        let password = Zeroizing::new(keystore.password.clone());
+        let opened = EhealthKeystore::open(&keystore.file_name, &keystore.bytes, &password)
+            .expect("test keystore");
+        self.vault
+            .store(
+                &CredentialSummary::of(id, &opened),
+                &keystore.bytes,
+                &password,
+                &mut rand::rng(),
+            )
+            .expect("credentials stored");
         store.principal(id).expect("principal")
     }
 
     /// Builds a fetch context with `store` and the share at `share_root`.
     pub fn context(&self, store: StoreHandle, share_root: &Path) -> FetchContext<HttpsTransport> {
-        let files = HashMap::from([(
-            self.insz().to_owned(),
-            KeystoreFiles {
-                keystore: self.keystore.clone(),
-                password_file: self.password_file.clone(),
-            },
-        )]);
         let brussels = TimeZone::get("Europe/Brussels").expect("time zone");
         FetchContext {
             transport: HttpsTransport::new(&self.endpoints).expect("HTTPS transport"),
@@ -279,7 +284,7 @@ impl Practice {
                 RoutingProfile::builtin(),
                 brussels.clone(),
             )),
-            credentials: Arc::new(KeystoreDirectory::new(files)),
+            credentials: Arc::new(VaultCredentials::new(self.vault.clone())),
             held_dir: self.dir.path().join("held"),
             options: FetchOptions {
                 retry: RetryPolicy {

@@ -1,8 +1,8 @@
 //! The APDU processor of the virtual card: the Belpic file system and commands the appliance
 //! uses (SELECT by AID, file identifier or path; READ BINARY; GET CARD DATA; VERIFY; MSE SET;
-//! PSO: COMPUTE DIGITAL SIGNATURE; GET RESPONSE; LOG OFF), with the T=0 behaviour of a real card:
-//! `6Cxx` when Le does not match the bytes left, and signatures fetched through `61xx` and GET
-//! RESPONSE.
+//! PSO: COMPUTE DIGITAL SIGNATURE; INTERNAL AUTHENTICATE with the basic key of applet 1.8; GET
+//! RESPONSE; LOG OFF), with the T=0 behaviour of a real card: `6Cxx` when Le does not match the
+//! bytes left, and signatures fetched through `61xx` and GET RESPONSE.
 //!
 //! Security state (verified PIN, security environment, selection) is cleared on power-off and
 //! reset, as on a real card. The PIN try counter survives them.
@@ -231,6 +231,7 @@ impl VirtualCard {
             (0x00, 0x20) => self.verify(&apdu),
             (0x00, 0x22) => self.mse_set(&apdu, applet),
             (0x00, 0x2A) => self.compute_signature(&apdu, applet),
+            (0x00, 0x88) => self.internal_authenticate(&apdu),
             (0x00, 0xC0) => self.get_response(&apdu),
             (0x80, 0xE6) => {
                 self.session.pin_verified = false;
@@ -450,6 +451,36 @@ impl VirtualCard {
             Ok(signature) => signature,
             Err(sw) => return status(sw),
         };
+        let announced = (signature.len() % 256) as u16;
+        self.session.pending = signature;
+        status(0x6100 | announced)
+    }
+
+    /// Signs the challenge in tag `94` with the basic key (reference 81), as a SHA-384 digest
+    /// (algorithm 02). Needs no PIN, and clears the security environment as a real card does.
+    /// Applet 1.7 cards have no basic key here, because the card stores no public key of their
+    /// RSA basic key to check its signatures with.
+    fn internal_authenticate(&mut self, apdu: &Apdu) -> Outcome {
+        if apdu.p2 != 0x81 {
+            return status(0x6A88);
+        }
+        let Some(key) = &self.eid_image().pki.basic_key else {
+            return status(0x6A88);
+        };
+        if apdu.p1 != 0x02 {
+            return status(0x6A86);
+        }
+        let [0x94, length, challenge @ ..] = apdu.data.as_slice() else {
+            return status(0x6A80);
+        };
+        if usize::from(*length) != challenge.len() {
+            return status(0x6A80);
+        }
+        let signature = match sign(key, 0x02, challenge) {
+            Ok(signature) => signature,
+            Err(sw) => return status(sw),
+        };
+        self.session.environment = None;
         let announced = (signature.len() % 256) as u16;
         self.session.pending = signature;
         status(0x6100 | announced)

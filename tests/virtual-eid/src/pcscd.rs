@@ -4,8 +4,14 @@
 //! The script runs pcscd in a private network namespace with only loopback, because vpcd binds
 //! its card port on every interface. The card joins that namespace from a short-lived thread
 //! (`setns` changes only the calling thread) to connect to 127.0.0.1; the socket keeps working
-//! from any thread. Only one pcscd can own `/run/pcscd`, so [`PcscdVpcd`] also holds a
+//! from any thread. Only one pcscd can own `/run/pcscd`, so [`PcscdVpcd::start`] also takes a
 //! process-wide lock: tests in one binary take turns.
+//!
+//! [`PcscdVpcd::start_private`] runs pcscd with a socket of its own in the caller's folder
+//! instead, so it needs no turn and does not collide with other test processes or with the
+//! system's pcscd. Only clients started with `PCSCLITE_CSOCK_NAME` set to
+//! [`PcscdVpcd::socket`] reach it: child processes, since libpcsclite reads the variable once
+//! per process.
 
 use std::fs::File;
 use std::net::TcpStream;
@@ -47,13 +53,18 @@ pub enum PcscdError {
     },
 }
 
+/// The environment variable from which libpcsclite reads the path of pcscd's socket.
+pub const SOCKET_VARIABLE: &str = "PCSCLITE_CSOCK_NAME";
+
 /// A running pcscd with the vpcd reader; stopped by PID when dropped.
 #[derive(Debug)]
 pub struct PcscdVpcd {
     pid: u32,
     port: u16,
     state_dir: PathBuf,
-    _turn: PcscdTurn,
+    socket: PathBuf,
+    /// Held while pcscd owns the shared `/run/pcscd`; `None` for a private socket.
+    _turn: Option<PcscdTurn>,
 }
 
 /// This process's exclusive use of `/run/pcscd`.
@@ -81,19 +92,37 @@ impl PcscdVpcd {
     /// Starts pcscd like [`PcscdVpcd::start`], in a turn the caller already holds.
     pub fn start_in_turn(turn: PcscdTurn, port: u16) -> Result<Self, PcscdError> {
         let state_dir = std::env::temp_dir().join(format!("practicebox-pcscd-vpcd-{port}"));
+        Self::launch(state_dir, port, Some(turn))
+    }
+
+    /// Starts pcscd with its socket in `state_dir/run`, in its own mount and network
+    /// namespaces. `state_dir` (PID file, reader configuration, log, socket) must belong to the
+    /// caller alone, such as a fresh temporary folder. Any vpcd port works, since the port is
+    /// inside pcscd's own network namespace.
+    pub fn start_private(state_dir: &Path, port: u16) -> Result<Self, PcscdError> {
+        Self::launch(state_dir.to_owned(), port, None)
+    }
+
+    fn launch(state_dir: PathBuf, port: u16, turn: Option<PcscdTurn>) -> Result<Self, PcscdError> {
         let script = script_path();
-        let output = Command::new("bash")
+        let mut command = Command::new("bash");
+        command
             .arg(&script)
             .arg("start")
             .arg("--state-dir")
             .arg(&state_dir)
             .arg("--port")
-            .arg(port.to_string())
-            .output()
-            .map_err(|source| PcscdError::Script {
-                script: script.clone(),
-                source,
-            })?;
+            .arg(port.to_string());
+        let socket = if turn.is_some() {
+            PathBuf::from("/run/pcscd/pcscd.comm")
+        } else {
+            command.arg("--private-socket");
+            state_dir.join("run/pcscd.comm")
+        };
+        let output = command.output().map_err(|source| PcscdError::Script {
+            script: script.clone(),
+            source,
+        })?;
         if !output.status.success() {
             return Err(PcscdError::Start {
                 message: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
@@ -108,13 +137,19 @@ impl PcscdVpcd {
                     String::from_utf8_lossy(&output.stdout)
                 ),
             })?;
-        tracing::info!(pid, port, "test pcscd started");
+        tracing::info!(pid, port, socket = %socket.display(), "test pcscd started");
         Ok(Self {
             pid,
             port,
             state_dir,
+            socket,
             _turn: turn,
         })
+    }
+
+    /// Returns the path of pcscd's socket, the value of [`SOCKET_VARIABLE`] for its clients.
+    pub fn socket(&self) -> &Path {
+        &self.socket
     }
 
     /// Returns pcscd's PID.

@@ -187,6 +187,71 @@ fn signature_checks_length_and_environment() {
     assert_eq!(send(&mut card, &pso(20)).1, 0x6700);
 }
 
+/// INTERNAL AUTHENTICATE with the basic key (81), ECDSA SHA-384 (02), over a 48-byte challenge.
+fn internal_authenticate(challenge: &[u8; 48]) -> Vec<u8> {
+    let mut command = vec![0x00, 0x88, 0x02, 0x81, 0x32, 0x94, 0x30];
+    command.extend_from_slice(challenge);
+    command
+}
+
+#[test]
+fn internal_authenticate_signs_with_basic_key() {
+    use p384::ecdsa::signature::hazmat::PrehashVerifier as _;
+    use spki::DecodePublicKey as _;
+
+    let mut card = card(Applet::V1_8);
+    select_applet(&mut card);
+    let challenge = [0x3C; 48];
+    assert_eq!(
+        send(&mut card, &internal_authenticate(&challenge)),
+        (Vec::new(), 0x6160)
+    );
+    let (raw, sw) = send(&mut card, &[0x00, 0xC0, 0x00, 0x00, 0x60]);
+    assert_eq!(sw, 0x9000);
+
+    let key_file = card.image().unwrap().files[&[0xDF01, 0x4040]].clone();
+    let key = p384::ecdsa::VerifyingKey::from_public_key_der(&key_file).unwrap();
+    let signature = p384::ecdsa::Signature::from_slice(&raw).unwrap();
+    key.verify_prehash(&challenge, &signature).unwrap();
+    assert_eq!(card.tries_left(), 3, "no PIN involved");
+}
+
+#[test]
+fn internal_authenticate_clears_environment() {
+    let mut card = card(Applet::V1_8);
+    send(
+        &mut card,
+        &[0x00, 0x22, 0x41, 0xB6, 0x04, 0x80, 0x02, 0x84, 0x83],
+    );
+    send(&mut card, &internal_authenticate(&[1; 48]));
+    send(&mut card, &VERIFY_1234);
+    assert_eq!(send(&mut card, &pso(48)).1, 0x6985, "MSE SET is gone");
+}
+
+#[test]
+fn internal_authenticate_rejections() {
+    let mut v17 = card(Applet::V1_7);
+    assert_eq!(
+        send(&mut v17, &internal_authenticate(&[1; 48])).1,
+        0x6A88,
+        "no basic key"
+    );
+
+    let mut card = card(Applet::V1_8);
+    let mut other_key = internal_authenticate(&[1; 48]);
+    other_key[3] = 0x82;
+    assert_eq!(send(&mut card, &other_key).1, 0x6A88);
+    let mut short = internal_authenticate(&[1; 48]);
+    short[6] = 0x20;
+    assert_eq!(
+        send(&mut card, &short).1,
+        0x6A80,
+        "length byte differs from the data"
+    );
+    let no_tag = [0x00, 0x88, 0x02, 0x81, 0x02, 0x01, 0x02];
+    assert_eq!(send(&mut card, &no_tag).1, 0x6A80);
+}
+
 #[test]
 fn power_off_clears_security_state() {
     let mut card = card(Applet::V1_7);

@@ -14,6 +14,10 @@
 //! [clock]
 //! trust_system_clock = false                 # wait for systemd-timesyncd before any call
 //!
+//! [panel]                                    # the display, buttons and LEDs on the box
+//! enabled = true                             # off by default, for machines without them
+//! stick_folder = "/run/practicebox/stick"    # where the USB stick's partition is mounted
+//!
 //! [[principal]]                              # TODO: temporary, see below
 //! insz = "78031414230"
 //! family_name = "Vermeiren"
@@ -100,6 +104,8 @@ struct RawConfig {
     #[serde(default)]
     clock: ClockConfig,
     #[serde(default)]
+    panel: PanelConfig,
+    #[serde(default)]
     principal: Vec<Spanned<PrincipalConfig>>,
 }
 
@@ -112,6 +118,44 @@ pub struct ClockConfig {
     pub trust_system_clock: bool,
     /// The flag file systemd-timesyncd creates once synchronised.
     pub sync_flag: Option<PathBuf>,
+}
+
+/// The `[panel]` table: the front panel's devices, and what its mandate wizard reads.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PanelConfig {
+    /// Run the display, buttons and LEDs.
+    pub enabled: bool,
+    /// The I2C bus of the display.
+    pub i2c_bus: PathBuf,
+    /// The GPIO chip of the buttons and LEDs.
+    pub gpio_chip: PathBuf,
+    /// The folder where the USB stick's partition is mounted, searched for keystores.
+    pub stick_folder: PathBuf,
+    /// Use the first card reader whose name starts with this text (any reader when empty).
+    pub reader: String,
+    /// PEM file of the eHealth CA certificates that doctors' keystores must chain to.
+    pub ehealth_ca: PathBuf,
+    /// PEM file of the Belgian eID root certificates.
+    pub eid_roots: PathBuf,
+    /// Accept RIZIV numbers whose check digits do not follow the modulo-97 rule.
+    pub riziv_format_only: bool,
+}
+
+impl Default for PanelConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            i2c_bus: PathBuf::from(practicebox_hardware::board::I2C_BUS),
+            gpio_chip: PathBuf::from(practicebox_hardware::board::GPIO_CHIP),
+            // NOTE: the USB stick's mount point belongs to the stick watcher; keep the two equal.
+            stick_folder: PathBuf::from("/run/practicebox/stick"),
+            reader: String::new(),
+            ehealth_ca: PathBuf::from("/etc/practicebox/ehealth-ca.pem"),
+            eid_roots: PathBuf::from("/etc/practicebox/eid-roots.pem"),
+            riziv_format_only: false,
+        }
+    }
 }
 
 /// A `[[principal]]` table.
@@ -157,6 +201,7 @@ pub struct ServiceConfig {
     pub status_file: PathBuf,
     pub endpoints: Endpoints,
     pub clock: ClockConfig,
+    pub panel: PanelConfig,
     pub principals: Vec<PrincipalConfig>,
 }
 
@@ -285,6 +330,7 @@ impl Checker<'_> {
             status_file: status_file?,
             endpoints: endpoints?,
             clock: raw.clock,
+            panel: raw.panel,
             principals: raw.principal.into_iter().map(Spanned::into_inner).collect(),
         })
     }
@@ -469,6 +515,20 @@ mod tests {
         assert!(config.principals[0].move_to_bin);
         let folder = config.principals[0].new_principal().share_folder;
         assert_eq!(folder, "Vermeiren_Lotte_1-70412-34-004");
+    }
+
+    #[test]
+    fn panel_is_off_unless_enabled() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = valid_text(dir.path());
+        let config = ServiceConfig::parse(&text, Path::new("box.toml")).unwrap();
+        assert!(!config.panel.enabled);
+
+        let text = format!("{text}\n[panel]\nenabled = true\nstick_folder = \"/media/stick\"\n");
+        let config = ServiceConfig::parse(&text, Path::new("box.toml")).unwrap();
+        assert!(config.panel.enabled);
+        assert_eq!(config.panel.stick_folder, PathBuf::from("/media/stick"));
+        assert_eq!(config.panel.i2c_bus, PathBuf::from("/dev/i2c-1"));
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! `practicebox run` and `practicebox status`: the service wired from its configuration.
 //!
 //! [`run`] opens the store, tidies what a crash left (runs still marked running, staging files
-//! on the share), adds the configured principals to the store, then starts the status consumer
-//! and the scheduler, and waits for the stop signal. On stop, every principal task finishes its
-//! current step, the status file gets its last state, and `run` returns.
+//! on the share), adds the configured principals to the store, then starts the status consumer,
+//! the front panel (when configured) and the scheduler, and waits for the stop signal. On stop,
+//! every principal task finishes its current step, the status file gets its last state, the
+//! panel goes dark, and `run` returns.
 
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ use crate::ehealth::sts::TokenCache;
 use crate::ehealth::transport::HttpsTransport;
 use crate::fetcher::credentials::KeystoreDirectory;
 use crate::fetcher::{FetchContext, FetchOptions};
+use crate::panel;
 use crate::scheduler::shutdown::{Shutdown, ShutdownTrigger};
 use crate::scheduler::{Scheduler, SchedulerConfig, SchedulerHandle, StorePrincipals};
 use crate::status::task::{self as status_task, StatusOutputs};
@@ -70,7 +72,7 @@ pub async fn run(config: &ServiceConfig, shutdown: Shutdown) -> anyhow::Result<(
     let status = StatusSender::new();
     let status_stop = ShutdownTrigger::new();
     let initial = StatusSnapshot::new(&config.time_zone, clock.now());
-    let (publish, _) = watch::channel(initial.clone());
+    let (publish, snapshots) = watch::channel(initial.clone());
     let status_task = tokio::spawn(status_task::run(
         status.subscribe(),
         initial,
@@ -81,6 +83,8 @@ pub async fn run(config: &ServiceConfig, shutdown: Shutdown) -> anyhow::Result<(
         },
         status_stop.signal(),
     ));
+
+    let panel = start_panel(config, &store, snapshots, &clock);
 
     let scheduler = Scheduler {
         config: SchedulerConfig {
@@ -120,8 +124,34 @@ pub async fn run(config: &ServiceConfig, shutdown: Shutdown) -> anyhow::Result<(
     tokio::task::yield_now().await;
     status_stop.trigger();
     status_task.await.context("the status task panicked")?;
+    if let Some(panel) = panel {
+        panel.stop().await;
+    }
     tracing::info!("PracticeBox service stopped");
     Ok(())
+}
+
+/// Starts the front panel when the configuration asks for it. A panel that cannot start is
+/// logged, and the box runs without it.
+fn start_panel(
+    config: &ServiceConfig,
+    store: &StoreHandle,
+    snapshots: watch::Receiver<StatusSnapshot>,
+    clock: &Arc<dyn Clock>,
+) -> Option<panel::service::PanelHandle> {
+    if !config.panel.enabled {
+        return None;
+    }
+    match panel::service::start(config, store.clone(), snapshots, Arc::clone(clock)) {
+        Ok(handle) => Some(handle),
+        Err(error) => {
+            tracing::error!(
+                error = format!("{error:#}"),
+                "the front panel cannot start; running without it"
+            );
+            None
+        }
+    }
 }
 
 /// Opens the store, closes the runs a crash left open and adds the configured principals.

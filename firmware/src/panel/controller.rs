@@ -268,7 +268,11 @@ impl Panel {
 
     /// Draws the current screen at `now`.
     pub fn render(&self, now: Timestamp) -> Frame {
-        let language = self.language;
+        self.render_in(self.language, now)
+    }
+
+    /// Draws the current screen at `now` in `language`, whatever language is chosen.
+    pub fn render_in(&self, language: Language, now: Timestamp) -> Frame {
         match &self.view {
             View::Status => self.status_screen(now).render(language),
             View::Detail { index, first } => match self.snapshot.principals.get(*index) {

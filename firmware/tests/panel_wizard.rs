@@ -1,12 +1,14 @@
 //! The mandate wizard at the front panel, end to end: buttons scripted on simulated time go
-//! through the real debouncer, a folder stands in for the USB stick, and the virtual eID
-//! answers through its in-process transport.
+//! through the real debouncer, a folder replaces the USB stick, and the virtual eID replies
+//! through its in-process transport.
 //!
 //! One run sets up the main doctor with the character picker, grants a colleague's mandate
 //! from a USB keyboard (with a wrong password, a missing card and a wrong PIN on the way),
 //! cancels a third attempt, and removes the mandate from the menu. Every wizard screen it
 //! passes is compared, in Dutch, French and English, with the references in
-//! `tests/snapshots/panel/` (`UPDATE_FIXTURES=1` accepts new frames).
+//! `tests/snapshots/panel/` (`UPDATE_FIXTURES=1` accepts new frames). A second run does the
+//! setup and the mandate through the real pcscd with the vpcd reader, as root; it fails with
+//! the start script's reason when pcscd cannot start.
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
@@ -29,7 +31,7 @@ use practicebox::credentials::CredentialVault;
 use practicebox::eid::{EidCard, EidError, TransportError};
 use practicebox::mandates::{self, MandateSettings, RizivCheck, Step};
 use practicebox::panel::controller::{PanelContext, PanelInput};
-use practicebox::panel::eid_reader::Signer;
+use practicebox::panel::eid_reader::{EidConnector, PcscConnector, Signer};
 use practicebox::panel::network::NetworkInfo;
 use practicebox::panel::settings::{PanelSettings, SETTINGS_FILE};
 use practicebox::panel::{FolderCertificates, KeyEvent, Language, Panel, PanelRunner};
@@ -40,7 +42,10 @@ use practicebox_hardware::{
     Button, ButtonConfig, Display, DisplayError, Frame, HEIGHT, Led, LedState, ManualClock, WIDTH,
 };
 use rand::SeedableRng;
-use virtual_eid::{Applet, CardProfile, InProcessTransport, SharedCard, VirtualCard};
+use virtual_eid::pcscd::{PcscdVpcd, VPCD_READER_PREFIX};
+use virtual_eid::{
+    Applet, CardProfile, InProcessTransport, SharedCard, VirtualCard, VpcdConnection,
+};
 use zeroize::Zeroizing;
 
 const MAIN_SSIN: &str = "78031414230";
@@ -131,12 +136,68 @@ impl Display for RecordingDisplay {
     }
 }
 
-/// The box under test: a store in a temporary folder, the stick folder, the card slot, and
+/// A vpcd port of its own, apart from the other pcscd tests.
+const PCSCD_PORT: u16 = 35_991;
+
+/// Where the panel finds the eID.
+enum Reader {
+    /// The in-process transport; the slot holds the inserted card.
+    InProcess(Arc<Mutex<Option<SharedCard>>>),
+    /// The real pcscd with the vpcd reader, and the card connected to it.
+    Pcscd {
+        pcscd: PcscdVpcd,
+        inserted: Option<VpcdConnection>,
+    },
+}
+
+impl Reader {
+    /// Returns the reader and the connector the panel uses with it.
+    fn start(through_pcscd: bool) -> (Self, Box<dyn EidConnector + Send>) {
+        if through_pcscd {
+            let pcscd = PcscdVpcd::start(PCSCD_PORT).unwrap_or_else(|error| panic!("{error}"));
+            let connector =
+                PcscConnector::new(VPCD_READER_PREFIX).with_card_wait(Duration::from_secs(10));
+            let reader = Reader::Pcscd {
+                pcscd,
+                inserted: None,
+            };
+            return (reader, Box::new(connector));
+        }
+        let slot: Arc<Mutex<Option<SharedCard>>> = Arc::new(Mutex::new(None));
+        let card_slot = Arc::clone(&slot);
+        let connect = move || -> Result<Signer, EidError> {
+            let card = card_slot.lock().unwrap().clone();
+            let Some(card) = card else {
+                return Err(EidError::Transport(TransportError::NoCard {
+                    reader: "in-process".to_owned(),
+                }));
+            };
+            Ok(Box::new(EidCard::open(InProcessTransport::new(card))?))
+        };
+        (Reader::InProcess(slot), Box::new(connect))
+    }
+
+    fn insert(&mut self, card: SharedCard) {
+        match self {
+            Reader::InProcess(slot) => *slot.lock().unwrap() = Some(card),
+            Reader::Pcscd { pcscd, inserted } => *inserted = Some(pcscd.insert(card).unwrap()),
+        }
+    }
+
+    fn remove(&mut self) {
+        match self {
+            Reader::InProcess(slot) => *slot.lock().unwrap() = None,
+            Reader::Pcscd { inserted, .. } => *inserted = None,
+        }
+    }
+}
+
+/// The box under test: a store in a temporary folder, the stick folder, the eID reader, and
 /// the panel on simulated devices.
 struct Bench {
     dir: tempfile::TempDir,
     store: StoreHandle,
-    slot: Arc<Mutex<Option<SharedCard>>>,
+    reader: Reader,
     clock: ManualClock,
     runner: PanelRunner<RecordingDisplay, LedTimeline>,
     flushed: Arc<Mutex<Vec<Frame>>>,
@@ -144,7 +205,7 @@ struct Bench {
 }
 
 impl Bench {
-    fn new() -> Self {
+    fn new(through_pcscd: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         let state = root.join("state");
@@ -162,23 +223,13 @@ impl Bench {
         let store = Store::open(&state.join("practicebox.sqlite"))
             .unwrap()
             .into_handle();
-        let slot: Arc<Mutex<Option<SharedCard>>> = Arc::new(Mutex::new(None));
-        let card_slot = Arc::clone(&slot);
-        let connect = move || -> Result<Signer, EidError> {
-            let card = card_slot.lock().unwrap().clone();
-            let Some(card) = card else {
-                return Err(EidError::Transport(TransportError::NoCard {
-                    reader: "in-process".to_owned(),
-                }));
-            };
-            Ok(Box::new(EidCard::open(InProcessTransport::new(card))?))
-        };
+        let (reader, connector) = Reader::start(through_pcscd);
         let context = PanelContext {
             store: store.clone(),
             vault: CredentialVault::open(&state.join("credentials")).unwrap(),
             mandate_settings: Ok(settings(root)),
             certificates: Box::new(FolderCertificates::new(&stick)),
-            eid: Box::new(connect),
+            eid: connector,
             rng: rand::rngs::StdRng::seed_from_u64(5),
             settings_file: state.join(SETTINGS_FILE),
             network: Box::new(|_| NetworkInfo::default()),
@@ -193,7 +244,7 @@ impl Bench {
         Self {
             dir,
             store,
-            slot,
+            reader,
             clock,
             runner,
             flushed,
@@ -262,12 +313,12 @@ impl Bench {
         self.runner.step(PanelInput::Key(key), now()).unwrap();
     }
 
-    fn insert(&self, card: SharedCard) {
-        *self.slot.lock().unwrap() = Some(card);
+    fn insert(&mut self, card: SharedCard) {
+        self.reader.insert(card);
     }
 
-    fn remove_card(&self) {
-        *self.slot.lock().unwrap() = None;
+    fn remove_card(&mut self) {
+        self.reader.remove();
     }
 
     /// Compares the screen with the reference `wizard-<name>` in every language.
@@ -294,7 +345,7 @@ impl Bench {
     }
 }
 
-/// The mandate settings: the test PKI's roots and a fixed box identity.
+/// Builds the mandate settings from the test PKI's roots and a fixed box identity.
 fn settings(root: &Path) -> MandateSettings {
     let ehealth_ca = root.join("ehealth-ca.pem");
     std::fs::write(&ehealth_ca, pki().root.certificate_pem().unwrap()).unwrap();
@@ -406,7 +457,8 @@ fn set_up_main_doctor(bench: &mut Bench) {
 }
 
 /// Grants the colleague's mandate from the keyboard, one month shorter than the certificate.
-fn grant_mandate(bench: &mut Bench) {
+/// With `missing_card`, OK is first pressed with no card in the reader.
+fn grant_mandate(bench: &mut Bench, missing_card: bool) {
     bench.press(Button::Ok);
     bench.press(Button::Ok);
     bench.snapshot("mandate-insert-stick");
@@ -422,11 +474,12 @@ fn grant_mandate(bench: &mut Bench) {
     assert_eq!(bench.step(), Some(Step::Details));
 
     bench.type_text(MANDATOR_RIZIV);
-    bench.press(Button::Ok);
-    assert_eq!(bench.step(), Some(Step::Details));
-    bench.snapshot("error-no-card");
-
-    bench.press(Button::Ok);
+    if missing_card {
+        bench.press(Button::Ok);
+        assert_eq!(bench.step(), Some(Step::Details));
+        bench.snapshot("error-no-card");
+        bench.press(Button::Ok);
+    }
     bench.insert(mandator_card());
     bench.press(Button::Ok);
     assert_eq!(bench.step(), Some(Step::EndDate));
@@ -464,9 +517,46 @@ fn grant_mandate(bench: &mut Bench) {
     assert!(bench.runner.panel().is_on_status());
 }
 
+/// Returns the end a mandate chosen one month before the certificate's last day gets.
+fn expected_end() -> Timestamp {
+    let certificate_end = pki()
+        .doctor(MANDATOR_SSIN)
+        .unwrap()
+        .authentication
+        .not_after();
+    let last_day = mandates::rules::utc_date(certificate_end)
+        .checked_sub(1.month())
+        .unwrap();
+    TimeZone::UTC
+        .to_timestamp(last_day.tomorrow().unwrap().to_datetime(Time::midnight()))
+        .unwrap()
+}
+
+#[test]
+fn wizard_through_pcscd_stores_mandate() {
+    let mut bench = Bench::new(true);
+
+    set_up_main_doctor(&mut bench);
+    grant_mandate(&mut bench, false);
+
+    let mandator = bench
+        .store
+        .with(|store| store.principal_by_insz(MANDATOR_SSIN))
+        .unwrap()
+        .unwrap();
+    let mandates = bench
+        .store
+        .with(|store| store.mandates_of(mandator.id))
+        .unwrap();
+    assert_eq!(mandates.len(), 1);
+    assert_eq!(mandates[0].ends_at, expected_end());
+    assert!(mandates[0].revoked_at.is_none());
+    bench.snapshots.finish();
+}
+
 #[test]
 fn wizard_sets_up_grants_cancels_and_removes() {
-    let mut bench = Bench::new();
+    let mut bench = Bench::new(false);
     assert_eq!(bench.runner.panel().language(), Language::English);
 
     choose_language(&mut bench, Language::Dutch);
@@ -483,7 +573,7 @@ fn wizard_sets_up_grants_cancels_and_removes() {
     assert_eq!(main.riziv, MAIN_RIZIV);
     assert_eq!(main.given_names, "Lotte Maria");
 
-    grant_mandate(&mut bench);
+    grant_mandate(&mut bench, true);
     let mandator = bench
         .store
         .with(|store| store.principal_by_insz(MANDATOR_SSIN))
@@ -496,18 +586,7 @@ fn wizard_sets_up_grants_cancels_and_removes() {
         .with(|store| store.mandates_of(mandator.id))
         .unwrap();
     assert_eq!(mandates.len(), 1);
-    let certificate_end = pki()
-        .doctor(MANDATOR_SSIN)
-        .unwrap()
-        .authentication
-        .not_after();
-    let last_day = mandates::rules::utc_date(certificate_end)
-        .checked_sub(1.month())
-        .unwrap();
-    let expected_end = TimeZone::UTC
-        .to_timestamp(last_day.tomorrow().unwrap().to_datetime(Time::midnight()))
-        .unwrap();
-    assert_eq!(mandates[0].ends_at, expected_end);
+    assert_eq!(mandates[0].ends_at, expected_end());
     let active: Vec<String> = bench
         .store
         .with(|store| store.active_principals(now()))
@@ -573,4 +652,32 @@ fn wizard_sets_up_grants_cancels_and_removes() {
     assert_eq!(bench.runner.leds().state(Led::Amber), LedState::Off);
     assert_eq!(bench.runner.leds().state(Led::Red), LedState::Off);
     bench.snapshots.finish();
+}
+
+#[test]
+fn menu_returns_to_status_when_idle() {
+    let mut bench = Bench::new(false);
+    bench.press(Button::Ok);
+    assert!(!bench.runner.panel().is_on_status());
+
+    let soon = now() + jiff::SignedDuration::from_secs(119);
+    bench.runner.step(PanelInput::Tick, soon).unwrap();
+    assert!(!bench.runner.panel().is_on_status());
+
+    let later = now() + jiff::SignedDuration::from_secs(120);
+    bench.runner.step(PanelInput::Tick, later).unwrap();
+    assert!(bench.runner.panel().is_on_status());
+}
+
+#[test]
+fn wizard_stays_open_when_idle() {
+    let mut bench = Bench::new(false);
+    bench.press(Button::Ok);
+    bench.press(Button::Ok);
+    assert!(bench.runner.panel().is_in_wizard());
+
+    let later = now() + jiff::SignedDuration::from_secs(600);
+    bench.runner.step(PanelInput::Tick, later).unwrap();
+
+    assert!(bench.runner.panel().is_in_wizard());
 }

@@ -8,8 +8,8 @@
 //! [`Workflow::screen`] returns what to show and which [`InputKind`] the step needs;
 //! [`Workflow::submit`] takes that input and returns the next screen. A failed step stays where
 //! it is, with the error on the screen, and stores nothing. Only the signing step writes, and
-//! only after every check passed. The terminal and the front panel drive it; the panel answers
-//! the details step with [`Input::CardDetails`], which reads the names and the INSZ from the
+//! only after every check passed. The terminal and the front panel drive it. For the details
+//! step the panel submits [`Input::CardDetails`], which reads the names and the INSZ from the
 //! eID instead of having them typed with four buttons.
 
 use jiff::Timestamp;
@@ -74,8 +74,8 @@ pub enum Input {
     },
     Password(Zeroizing<String>),
     Details(TypedDetails),
-    /// The RIZIV number, typed; the names and the INSZ come from the eID in the reader. Answers
-    /// the details step and the card step at once.
+    /// The typed RIZIV number, with the names and the INSZ read from the eID in the reader.
+    /// Completes the details step and the card step at once.
     CardDetails {
         riziv: String,
     },

@@ -6,9 +6,9 @@
 //! menu, the about page, and the mandate wizard. Long inactivity on a menu page returns to the
 //! status screen; the wizard stays until it ends.
 //!
-//! [`Panel::handle`] never blocks. A slow wizard step shows its waiting screen first; the
-//! caller then sees [`Panel::has_job`] and calls [`Panel::run_job`], which blocks until the step
-//! is done.
+//! [`Panel::handle`] does only quick work: store reads and writes, and at most a short card
+//! status read. A slow wizard step shows its waiting screen first, so the caller sees
+//! [`Panel::has_job`] and calls [`Panel::run_job`], which blocks until the step is done.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -37,7 +37,7 @@ use crate::samba::names::ShareName;
 use crate::status::{Led, StatusSnapshot};
 use crate::store::{PrincipalId, StoreHandle};
 
-/// Who the audit log names for actions taken at the panel.
+/// Actor name in the audit log for actions taken at the panel.
 pub const PANEL_ACTOR: &str = "panel";
 
 /// Seconds each page of principals stays on the status screen.
@@ -59,7 +59,7 @@ pub enum PanelInput {
 /// Reads the network facts; the box reads its interfaces, tests give fixed facts.
 pub type NetworkSource = Box<dyn Fn(&[String]) -> NetworkInfo + Send>;
 
-/// What the panel works with besides its devices.
+/// Dependencies of the panel besides its devices: store, credentials, USB stick, eID.
 pub struct PanelContext {
     pub store: StoreHandle,
     pub vault: CredentialVault,
@@ -69,7 +69,7 @@ pub struct PanelContext {
     pub certificates: Box<dyn CertificateSource + Send>,
     pub eid: Box<dyn EidConnector + Send>,
     pub rng: StdRng,
-    /// Where the chosen language is kept.
+    /// File that keeps the chosen language.
     pub settings_file: PathBuf,
     pub network: NetworkSource,
 }
@@ -811,11 +811,11 @@ fn about_rows(language: Language, facts: &[String]) -> Vec<String> {
     rows
 }
 
-/// Screens of the controller for snapshot tests, drawn from fixed data.
+/// The controller's screens drawn from given data, for snapshot tests.
 pub mod screens {
     use super::*;
 
-    /// The menu with `selected` highlighted.
+    /// Draws the menu with `selected` highlighted.
     pub fn menu(language: Language, selected: usize) -> Frame {
         let items: Vec<String> = MenuItem::ALL
             .iter()
@@ -829,7 +829,7 @@ pub mod screens {
         )
     }
 
-    /// The mandate list.
+    /// Draws the mandate list.
     pub fn mandates(language: Language, listings: &[MandateListing]) -> Frame {
         text_page(
             language.text(Text::MenuListMandates),
@@ -839,7 +839,7 @@ pub mod screens {
         )
     }
 
-    /// The confirmation before a mandate is removed.
+    /// Draws the confirmation before a mandate is removed.
     pub fn remove_confirm(language: Language, listing: &MandateListing) -> Frame {
         let text = language.format(Text::RemoveConfirm, &[("name", &listing_name(listing))]);
         text_page(
@@ -850,7 +850,7 @@ pub mod screens {
         )
     }
 
-    /// The network page.
+    /// Draws the network page.
     pub fn network(language: Language, info: &NetworkInfo) -> Frame {
         text_page(
             language.text(Text::MenuNetwork),
@@ -860,7 +860,7 @@ pub mod screens {
         )
     }
 
-    /// The LED meanings.
+    /// Draws the LED meanings.
     pub fn leds(language: Language) -> Frame {
         text_page(
             language.text(Text::MenuLeds),
@@ -870,7 +870,7 @@ pub mod screens {
         )
     }
 
-    /// The language menu.
+    /// Draws the language menu.
     pub fn language_menu(language: Language) -> Frame {
         let names: Vec<String> = Language::ALL
             .iter()
@@ -888,7 +888,7 @@ pub mod screens {
         )
     }
 
-    /// The about page for `version`, `box_id` and `doctors`.
+    /// Draws the about page for `version`, `box_id` and `doctors`.
     pub fn about(language: Language, version: &str, box_id: &str, doctors: usize) -> Frame {
         let facts = [version.to_owned(), box_id.to_owned(), doctors.to_string()];
         text_page(
@@ -899,7 +899,7 @@ pub mod screens {
         )
     }
 
-    /// A principal's detail page.
+    /// Draws a principal's detail page.
     pub fn detail(
         language: Language,
         snapshot: &StatusSnapshot,

@@ -26,28 +26,36 @@ where
 }
 
 /// The eID through pcscd, in the first reader whose name starts with a prefix.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PcscConnector {
     reader_prefix: String,
+    card_wait: Duration,
 }
 
 impl PcscConnector {
-    /// How long the connector waits for a card that the doctor just inserted.
-    const CARD_WAIT: Duration = Duration::from_secs(3);
+    /// How long [`PcscConnector::new`] waits for a card that the doctor just inserted: pcscd
+    /// sees a new card within about a second.
+    pub const CARD_WAIT: Duration = Duration::from_secs(3);
 
     /// Creates a connector for the first reader whose name starts with `reader_prefix` (any
     /// reader when empty).
     pub fn new(reader_prefix: impl Into<String>) -> Self {
         Self {
             reader_prefix: reader_prefix.into(),
+            card_wait: Self::CARD_WAIT,
         }
+    }
+
+    /// Returns the connector with another wait for the card.
+    pub fn with_card_wait(self, card_wait: Duration) -> Self {
+        Self { card_wait, ..self }
     }
 }
 
 impl EidConnector for PcscConnector {
     fn connect(&mut self) -> Result<Signer, EidError> {
         let context = PcscContext::establish()?;
-        let reader = context.wait_for_card(&self.reader_prefix, Self::CARD_WAIT)?;
+        let reader = context.wait_for_card(&self.reader_prefix, self.card_wait)?;
         let transport = context.connect(&reader)?;
         Ok(Box::new(EidCard::open(transport)?))
     }

@@ -22,7 +22,7 @@ pub struct Message {
 }
 
 impl Message {
-    /// A text without placeholders.
+    /// Creates a message without placeholders.
     pub fn new(key: Text) -> Self {
         Self {
             key,
@@ -30,7 +30,7 @@ impl Message {
         }
     }
 
-    /// A text with one placeholder value.
+    /// Creates a message with one placeholder value.
     pub fn with(key: Text, name: &'static str, value: impl Into<String>) -> Self {
         Self {
             key,

@@ -2,10 +2,10 @@
 //! wizard, in Dutch, French and English.
 //!
 //! The [`Panel`] controller is a state machine fed with button presses, typed keys, status
-//! snapshots and clock ticks. It draws each screen into a frame and never blocks; the
-//! [`PanelRunner`] copies frames to any [`Display`](practicebox_hardware::Display), sets the
-//! LEDs and runs the slow wizard steps. The service runs it on the board's devices, the demo on
-//! the simulated ones.
+//! snapshots and clock ticks. It draws each screen into a frame and leaves slow wizard steps to
+//! its caller. The [`PanelRunner`] copies frames to any
+//! [`Display`](practicebox_hardware::Display), sets the LEDs and runs those slow steps. The
+//! service runs it on the board's devices, the demo on the simulated ones.
 //!
 //! # Layout
 //! - [`text`]: the message catalogue, one table per language.

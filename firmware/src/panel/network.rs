@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use nix::ifaddrs::getifaddrs;
 
-/// What the network page shows.
+/// Host name, addresses and shares, as the network page shows them.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NetworkInfo {
     pub host: String,

@@ -153,7 +153,7 @@ impl Canvas {
         let shown: String = text.chars().take(room).collect();
         let origin = Point::new(LEFT + CHAR_WIDTH * column as i32, top);
         let style = MonoTextStyle::new(FONT, color);
-        // Drawing on a frame in memory cannot fail.
+        // Drawing on a `Frame` cannot fail: its error type is `Infallible`.
         let _ = Text::with_baseline(&shown, origin, style, Baseline::Top).draw(&mut self.frame);
     }
 }

@@ -2,7 +2,7 @@
 //! principal, and whether the eHealth platform responds. It also draws the detail page of one
 //! principal.
 //!
-//! A principal's row holds the name (9 characters), the messages new today, the time of the
+//! A principal's row contains the name (9 characters), the messages new today, the time of the
 //! last fetch (the date when it was not today, `--:--` before the first) and a mark: `»` while
 //! fetching, `!` when a mandate or certificate ends within 30 days. A principal with a problem
 //! shows `!` and one word for the kind of problem instead. More principals than fit are shown
@@ -25,7 +25,7 @@ use crate::store::PrincipalId;
 /// Characters of a name in a principal's row.
 const NAME_WIDTH: usize = 9;
 
-/// What the status screen shows at one instant.
+/// Inputs of the status screen at one instant.
 #[derive(Debug, Clone, Copy)]
 pub struct StatusScreen<'a> {
     pub snapshot: &'a StatusSnapshot,

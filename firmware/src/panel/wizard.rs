@@ -1,10 +1,11 @@
 //! The mandate wizard: the mandate workflow driven with the panel's buttons.
 //!
-//! The stages follow what the doctor does at the box: insert the USB stick, pick a
-//! certificate, type its password, type the RIZIV number, insert the eID (the box reads the
-//! names and INSZ from it), check the identity, choose the end date (default the certificate's
-//! end), read the text to sign, type the PIN, wait for the signature, read the result, and
-//! remove stick and card. A setup of the main doctor skips the end date and signs nothing.
+//! The stages follow what the doctor does at the box. First the doctor inserts the USB stick,
+//! picks a certificate, types its password and the RIZIV number, and inserts the eID, from
+//! which the box reads the names and the INSZ. Then the doctor checks the identity, chooses
+//! the end date (default the certificate's end), reads the text to sign and types the PIN.
+//! The wizard shows the result and asks to remove stick and card. A setup of the main doctor
+//! skips the end date and signs nothing.
 //!
 //! Each failed step shows the error in plain words with what to do; OK goes back to the step
 //! that failed, which is still where the workflow stands, and Back cancels. Slow steps (reading
@@ -49,7 +50,7 @@ pub struct WizardWorld<'a> {
     pub eid: &'a mut dyn EidConnector,
     pub rng: &'a mut StdRng,
     pub now: Timestamp,
-    /// Who the audit log names.
+    /// Actor name in the audit log.
     pub actor: &'a str,
 }
 
@@ -84,7 +85,7 @@ impl Job {
     }
 }
 
-/// Where OK on an error screen goes back to.
+/// Stage that OK on an error screen returns to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Resume {
     InsertStick,
@@ -175,8 +176,8 @@ impl Wizard {
         self.workflow.step()
     }
 
-    /// Applies a button press; `language` is the one on screen, which decides how far the
-    /// texts scroll. Never blocks: slow steps become a job.
+    /// Applies a button press. `language` is the one on screen, because it decides how far
+    /// the texts scroll. Only quick steps run here, and slow ones become a job.
     pub fn gesture(&mut self, gesture: Gesture, language: Language, world: &mut WizardWorld<'_>) {
         if gesture == Gesture::long(Button::Back) && self.can_cancel() {
             self.cancel(world);
@@ -639,8 +640,8 @@ impl Wizard {
         canvas.into_frame()
     }
 
-    /// Returns the rows of the review: for a mandate, the text in the panel's language first,
-    /// then the whole signed document; for a setup, the question.
+    /// Returns the rows of the review. A mandate shows its text in the panel's language
+    /// first, then the whole signed document. A setup shows the question.
     fn review_rows(&self, language: Language) -> Vec<String> {
         if self.workflow.purpose() == Purpose::Setup {
             let (name, insz) = match self.workflow.holder() {
@@ -679,7 +680,7 @@ impl Wizard {
         }
     }
 
-    /// Returns the name in the certificate, or its file name when it names nobody.
+    /// Returns the holder name in the certificate, or the file name when it has none.
     fn certificate_holder(&self) -> String {
         self.workflow
             .certificate_facts()

@@ -131,7 +131,7 @@ pub async fn run(config: &ServiceConfig, shutdown: Shutdown) -> anyhow::Result<(
     Ok(())
 }
 
-/// Starts the front panel when the configuration asks for it. A panel that cannot start is
+/// Starts the front panel when the configuration enables it. A panel that cannot start is
 /// logged, and the box runs without it.
 fn start_panel(
     config: &ServiceConfig,

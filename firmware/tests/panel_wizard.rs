@@ -2,9 +2,9 @@
 //! through the real debouncer, a folder replaces the USB stick, and the virtual eID replies
 //! through its in-process transport.
 //!
-//! One run sets up the main doctor with the character picker, grants a colleague's mandate
-//! from a USB keyboard (with a wrong password, a missing card and a wrong PIN on the way),
-//! cancels a third attempt, and removes the mandate from the menu. Every wizard screen it
+//! One run sets up the main doctor with the character picker. It then grants a colleague's
+//! mandate from a USB keyboard, meeting a wrong password, a missing card and a wrong PIN on the
+//! way, cancels a third attempt, and removes the mandate from the menu. Every wizard screen it
 //! passes is compared, in Dutch, French and English, with the references in
 //! `tests/snapshots/panel/` (`UPDATE_FIXTURES=1` accepts new frames). A second run does the
 //! setup and the mandate through the real pcscd with the vpcd reader, as root; it fails with
@@ -141,7 +141,7 @@ const PCSCD_PORT: u16 = 35_991;
 
 /// Where the panel finds the eID.
 enum Reader {
-    /// The in-process transport; the slot holds the inserted card.
+    /// The in-process transport; the slot contains the inserted card.
     InProcess(Arc<Mutex<Option<SharedCard>>>),
     /// The real pcscd with the vpcd reader, and the card connected to it.
     Pcscd {

@@ -142,7 +142,7 @@ enum View {
         selected: usize,
     },
     RemoveConfirm {
-        listing: MandateListing,
+        listing: Box<MandateListing>,
         first: usize,
     },
     Message {
@@ -457,7 +457,7 @@ impl Panel {
                 },
                 Button::Ok => match listings.get(selected) {
                     Some(listing) => View::RemoveConfirm {
-                        listing: listing.clone(),
+                        listing: Box::new(listing.clone()),
                         first: 0,
                     },
                     None => self.menu_at(MenuItem::RemoveMandate),

@@ -1,5 +1,5 @@
 //! How the wizard reaches the eID: an [`EidConnector`] opens the card in the reader when the
-//! doctor says it is inserted. [`PcscConnector`] goes through pcscd on the box; tests pass a
+//! doctor presses OK after inserting it. [`PcscConnector`] goes through pcscd on the box; tests pass a
 //! closure that opens the virtual card.
 
 use std::time::Duration;
@@ -33,8 +33,8 @@ pub struct PcscConnector {
 }
 
 impl PcscConnector {
-    /// How long [`PcscConnector::new`] waits for a card that the doctor just inserted: pcscd
-    /// sees a new card within about a second.
+    /// How long [`PcscConnector::new`] waits for a card, for a doctor who presses OK while
+    /// still inserting it.
     pub const CARD_WAIT: Duration = Duration::from_secs(3);
 
     /// Creates a connector for the first reader whose name starts with `reader_prefix` (any

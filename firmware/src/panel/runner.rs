@@ -123,7 +123,7 @@ where
     }
 }
 
-/// Every pixel of `frame`, lit or dark.
+/// Returns every pixel of `frame`, lit or dark.
 pub fn pixels(frame: &Frame) -> impl Iterator<Item = Pixel<BinaryColor>> + '_ {
     (0..HEIGHT).flat_map(move |y| {
         (0..WIDTH).map(move |x| {

@@ -43,7 +43,8 @@ pub struct PanelHandle {
 }
 
 impl PanelHandle {
-    /// Stops the panel: its LEDs go off and its display dark. Waits up to about a second.
+    /// Stops the panel: its LEDs go off and its display dark. Waits for its threads, which
+    /// takes up to a second unless a slow wizard step is under way.
     pub async fn stop(self) {
         self.stop.store(true, Ordering::Relaxed);
         self.forward.abort();

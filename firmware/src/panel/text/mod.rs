@@ -3,7 +3,7 @@
 //! Every text the panel shows is a [`Text`] key. Each language module ([`en`], [`nl`], [`fr`])
 //! maps every key to its text in one exhaustive `match`, so a key missing from a language does
 //! not compile. Texts take named placeholders such as `{time}`, filled by [`Language::format`].
-//! Each key also states how much room it has on the 128x64 display ([`Fit`]); a test checks
+//! Each key also states how much room it has on the 128x64 display ([`Fit`]). A test checks
 //! every language against it with the widest values the placeholders take.
 
 mod en;
@@ -44,7 +44,7 @@ impl Language {
         }
     }
 
-    /// The language's name in that language, as the language menu lists it.
+    /// Returns the language's name in that language, as the language menu lists it.
     pub fn native_name(self) -> &'static str {
         match self {
             Language::Dutch => "Nederlands",

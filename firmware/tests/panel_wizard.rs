@@ -17,7 +17,7 @@ mod panel_support;
 use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ehealth_sim::pki::{DoctorSpec, KeystoreOptions, TestPki};
 use embedded_graphics::Pixel;
@@ -28,7 +28,7 @@ use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use panel_support::Snapshots;
 use practicebox::credentials::CredentialVault;
-use practicebox::eid::{EidCard, EidError, TransportError};
+use practicebox::eid::{EidCard, EidError, PcscContext, TransportError};
 use practicebox::mandates::{self, MandateSettings, RizivCheck, Step};
 use practicebox::panel::controller::{PanelContext, PanelInput};
 use practicebox::panel::eid_reader::{EidConnector, PcscConnector, Signer};
@@ -44,7 +44,7 @@ use practicebox_hardware::{
 use rand::SeedableRng;
 use virtual_eid::pcscd::{PcscdVpcd, VPCD_READER_PREFIX};
 use virtual_eid::{
-    Applet, CardProfile, InProcessTransport, SharedCard, VirtualCard, VpcdConnection,
+    Applet, CardProfile, InProcessTransport, Removal, SharedCard, VirtualCard, VpcdConnection,
 };
 use zeroize::Zeroizing;
 
@@ -184,11 +184,38 @@ impl Reader {
         }
     }
 
+    /// Takes the card out. Through pcscd, waits until pcscd reports the reader empty, as it
+    /// would be before a person inserts the next card.
     fn remove(&mut self) {
         match self {
             Reader::InProcess(slot) => *slot.lock().unwrap() = None,
-            Reader::Pcscd { inserted, .. } => *inserted = None,
+            Reader::Pcscd { inserted, .. } => {
+                *inserted = None;
+                wait_until_reader_empty();
+            }
         }
+    }
+}
+
+/// Polls pcscd until connecting to the vpcd reader fails for want of a card.
+fn wait_until_reader_empty() {
+    let context = PcscContext::establish().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let readers = context.readers().unwrap();
+        let reader = readers
+            .iter()
+            .find(|name| name.starts_with(VPCD_READER_PREFIX))
+            .unwrap();
+        match context.connect(reader) {
+            Err(_) => return,
+            Ok(transport) => transport.disconnect().unwrap(),
+        }
+        assert!(
+            Instant::now() < deadline,
+            "pcscd still reports a card 10 s after it was taken out"
+        );
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -535,6 +562,8 @@ fn expected_end() -> Timestamp {
 #[test]
 fn wizard_through_pcscd_stores_mandate() {
     let mut bench = Bench::new(true);
+    // The waiting screens are compared as flushed, in the panel's language.
+    choose_language(&mut bench, Language::Dutch);
 
     set_up_main_doctor(&mut bench);
     grant_mandate(&mut bench, false);
@@ -680,4 +709,51 @@ fn wizard_stays_open_when_idle() {
     bench.runner.step(PanelInput::Tick, later).unwrap();
 
     assert!(bench.runner.panel().is_in_wizard());
+}
+
+#[test]
+fn card_pulled_while_signing_then_retried() {
+    let mut bench = Bench::new(false);
+    choose_language(&mut bench, Language::Dutch);
+    set_up_main_doctor(&mut bench);
+
+    bench.press(Button::Ok);
+    bench.press(Button::Ok);
+    bench.press(Button::Ok);
+    bench.presses(Button::Down, keystore_index(MANDATOR_SSIN));
+    bench.press(Button::Ok);
+    bench.type_text(&password(MANDATOR_SSIN));
+    bench.type_text(MANDATOR_RIZIV);
+    let card = mandator_card();
+    bench.insert(Arc::clone(&card));
+    bench.press(Button::Ok);
+    bench.press(Button::Ok);
+    // OK on year, month and day keeps the default end date.
+    bench.presses(Button::Ok, 3);
+    assert_eq!(bench.step(), Some(Step::Review));
+    bench.press(Button::Ok);
+    assert_eq!(bench.step(), Some(Step::Pin));
+
+    // PSO: COMPUTE DIGITAL SIGNATURE pulls the card out.
+    card.lock().unwrap().remove_on(Removal::OnInstruction(0x2A));
+    bench.type_text(MANDATOR_PIN);
+    assert_eq!(bench.step(), Some(Step::Pin));
+    bench.snapshot("error-card-removed");
+
+    card.lock().unwrap().reinsert();
+    bench.press(Button::Ok);
+    bench.type_text(MANDATOR_PIN);
+
+    assert_eq!(bench.step(), Some(Step::Done));
+    let mandator = bench
+        .store
+        .with(|store| store.principal_by_insz(MANDATOR_SSIN))
+        .unwrap()
+        .unwrap();
+    let mandates = bench
+        .store
+        .with(|store| store.mandates_of(mandator.id))
+        .unwrap();
+    assert_eq!(mandates.len(), 1);
+    bench.snapshots.finish();
 }

@@ -111,6 +111,9 @@ fn context(config: &ServiceConfig, store: StoreHandle) -> anyhow::Result<PanelCo
         store,
         vault,
         mandate_settings,
+        // TODO: plug in the USB stick watcher's `CertificateSource` (mount on insertion,
+        // unmount on release); until then the panel reads the folder where the stick is
+        // mounted and never unmounts it.
         certificates: Box::new(FolderCertificates::new(&panel_config.stick_folder)),
         eid: Box::new(PcscConnector::new(panel_config.reader.clone())),
         rng,

@@ -410,12 +410,33 @@ impl Wizard {
         stage
     }
 
+    /// Signs with `pin`. A card taken out and put back since it was read is opened again, so
+    /// the doctor can retry after an error that asked to insert the card again.
     fn sign(&mut self, pin: Zeroizing<String>, world: &mut WizardWorld<'_>) -> Stage {
+        if self.signer.is_none() {
+            match world.eid.connect() {
+                Ok(signer) => self.signer = Some(signer),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot open the eID for the signature");
+                    return error_stage(describe_eid_error(&error), Resume::Pin);
+                }
+            }
+        }
         let stage = self.submit(Input::Pin(pin), Resume::Pin, world);
         if matches!(stage, Stage::Error { .. }) {
             return stage;
         }
-        self.submit(Input::Continue, Resume::Pin, world)
+        let error = self.submit_quietly(Input::Continue, world);
+        match error {
+            None => self.stage_for_step(),
+            Some(error) => {
+                tracing::warn!(%error, "signing at the panel failed");
+                if matches!(&error, MandateError::Eid(EidError::Transport(_))) {
+                    self.signer = None;
+                }
+                error_stage(describe_mandate_error(&error), Resume::Pin)
+            }
+        }
     }
 
     fn after_identity(&mut self, world: &mut WizardWorld<'_>) -> Stage {

@@ -28,6 +28,10 @@
 //! ehealth_ca = "/etc/practicebox/ehealth-ca.pem"   # CAs of doctors' eHealth certificates
 //! eid_roots = "/etc/practicebox/eid-roots.pem"     # Belgian eID root certificates
 //! riziv_check = "strict"                     # or "format_only": 11 digits, no check digits
+//!
+//! [panel]                                    # the display, buttons and LEDs on the box
+//! enabled = true                             # off by default, for machines without them
+//! stick_folder = "/run/practicebox/stick"    # where the USB stick's partition is mounted
 //! ```
 //!
 //! The doctors are not listed here. `practicebox setup` and `practicebox mandate add` store them
@@ -125,6 +129,8 @@ struct RawConfig {
     mandates: Option<Spanned<MandateConfig>>,
     /// Read only to reject it with a clear message.
     principal: Option<Spanned<toml::Value>>,
+    #[serde(default)]
+    panel: PanelConfig,
 }
 
 /// The `[clock]` table.
@@ -136,6 +142,44 @@ pub struct ClockConfig {
     pub trust_system_clock: bool,
     /// The flag file systemd-timesyncd creates once synchronised.
     pub sync_flag: Option<PathBuf>,
+}
+
+/// The `[panel]` table: the front panel's devices, and what its mandate wizard reads.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PanelConfig {
+    /// Run the display, buttons and LEDs.
+    pub enabled: bool,
+    /// The I2C bus of the display.
+    pub i2c_bus: PathBuf,
+    /// The GPIO chip of the buttons and LEDs.
+    pub gpio_chip: PathBuf,
+    /// The folder where the USB stick's partition is mounted, searched for keystores.
+    pub stick_folder: PathBuf,
+    /// Use the first card reader whose name starts with this text (any reader when empty).
+    pub reader: String,
+    /// PEM file of the eHealth CA certificates that doctors' keystores must chain to.
+    pub ehealth_ca: PathBuf,
+    /// PEM file of the Belgian eID root certificates.
+    pub eid_roots: PathBuf,
+    /// Accept RIZIV numbers whose check digits do not follow the modulo-97 rule.
+    pub riziv_format_only: bool,
+}
+
+impl Default for PanelConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            i2c_bus: PathBuf::from(practicebox_hardware::board::I2C_BUS),
+            gpio_chip: PathBuf::from(practicebox_hardware::board::GPIO_CHIP),
+            // NOTE: the USB stick's mount point belongs to the stick watcher; keep the two equal.
+            stick_folder: PathBuf::from("/run/practicebox/stick"),
+            reader: String::new(),
+            ehealth_ca: PathBuf::from("/etc/practicebox/ehealth-ca.pem"),
+            eid_roots: PathBuf::from("/etc/practicebox/eid-roots.pem"),
+            riziv_format_only: false,
+        }
+    }
 }
 
 /// The `[mandates]` table: what `practicebox setup` and `practicebox mandate` check against.
@@ -186,6 +230,7 @@ pub struct ServiceConfig {
     /// The shares the service writes for Samba; `None` without a `[samba]` table.
     pub samba: Option<ShareSettings>,
     pub mandates: MandateConfig,
+    pub panel: PanelConfig,
 }
 
 impl ServiceConfig {
@@ -308,6 +353,7 @@ impl Checker<'_> {
             clock: raw.clock,
             samba: samba?,
             mandates: mandates?,
+            panel: raw.panel,
         })
     }
 
@@ -510,6 +556,20 @@ mod tests {
             ),
             "{error}"
         );
+    }
+
+    #[test]
+    fn panel_is_off_unless_enabled() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = valid_text(dir.path());
+        let config = ServiceConfig::parse(&text, Path::new("box.toml")).unwrap();
+        assert!(!config.panel.enabled);
+
+        let text = format!("{text}\n[panel]\nenabled = true\nstick_folder = \"/media/stick\"\n");
+        let config = ServiceConfig::parse(&text, Path::new("box.toml")).unwrap();
+        assert!(config.panel.enabled);
+        assert_eq!(config.panel.stick_folder, PathBuf::from("/media/stick"));
+        assert_eq!(config.panel.i2c_bus, PathBuf::from("/dev/i2c-1"));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! - [`fetcher`]: one fetch run for one principal, from eHealthBox INBOX to the share and the bin.
 //! - [`scheduler`]: continuous fetching of every active principal, one task each.
 //! - [`status`]: status events and the current state snapshot, with the LED rules.
+//! - [`panel`]: the front panel's screens, LEDs, menu and mandate wizard.
 //! - [`config`]: the service configuration file.
 //! - [`service`]: `practicebox run` and `status` wired from the configuration.
 //! - [`samba`]: the smb.conf that serves the doctors' folders to the medical software.
@@ -27,6 +28,7 @@ pub mod ehealth;
 pub mod eid;
 pub mod fetcher;
 pub mod mandates;
+pub mod panel;
 pub mod samba;
 pub mod scheduler;
 pub mod service;

@@ -13,7 +13,7 @@
 //! - [`fetching`]: the scheduler, fetcher and status consumer wired for a practice.
 //! - [`tracker`]: what became of each message sent, read from the store.
 //! - [`view`]: the terminal lines.
-//! - [`screen`]: the status screen on the simulated front panel display.
+//! - [`screen`]: the panel's status screen on the simulated display and LEDs.
 //! - [`run`]: the command itself.
 
 pub mod fetching;

@@ -1,12 +1,12 @@
 //! `practicebox demo`: the arguments and the run from set-up to summary.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use ehealth_sim::pki::KeystoreOptions;
+use jiff::Timestamp;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
@@ -16,7 +16,8 @@ use super::practice::{self, Practice, PracticeConfig};
 use super::screen::Screen;
 use super::tracker::Tracker;
 use super::view::{self, DisplayView, ShareCount, TimeFormat};
-use crate::status::{StatusEvent, StatusSender};
+use crate::panel::Language;
+use crate::status::{StatusEvent, StatusSender, StatusSnapshot};
 use crate::store::PrincipalId;
 
 /// The folder of the demo's store, keystores and simulator CA.
@@ -58,6 +59,9 @@ pub struct DemoArgs {
     /// Folder to write each status screen into, as PNG (frame-0001.png, ...)
     #[arg(long, value_name = "DIR")]
     pub frames: Option<PathBuf>,
+    /// Language of the front panel's screens: nl, fr or en
+    #[arg(long, value_name = "CODE", default_value = "en")]
+    pub language: Language,
 }
 
 /// Runs the demo on a new tokio runtime.
@@ -117,16 +121,18 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         times.clone(),
     );
 
+    let screen = Screen::new(
+        practice.store.clone(),
+        &practice.data_dir,
+        args.language,
+        args.frames.clone(),
+        fetching.clock.now(),
+    )?;
     let mut watch = Watch {
         practice: Arc::clone(&practice),
         tracker: Arc::clone(&tracker),
         times,
-        family_names: practice
-            .doctors
-            .iter()
-            .map(|doctor| (doctor.principal, doctor.doctor.spec.last_name.clone()))
-            .collect(),
-        display: DisplayPrinter::new(Screen::new(args.frames.clone())),
+        display: DisplayPrinter::new(screen),
     };
     watch.until_stop(events, &fetching, args.duration).await;
 
@@ -243,12 +249,13 @@ const DISPLAY_EVERY: Duration = Duration::from_secs(5);
 
 /// Prints the display when the LED changes at once, and other changes at most every
 /// [`DISPLAY_EVERY`], so that a busy wave does not print it after every doctor's run. The
-/// status screen is drawn on every print, and shown as text when the LED changes.
+/// panel's status screen is drawn on every print, and shown as text with the LEDs when it
+/// changed.
 #[derive(Debug)]
 struct DisplayPrinter {
     screen: Screen,
     shown: Option<DisplayView>,
-    waiting: Option<DisplayView>,
+    waiting: Option<(DisplayView, StatusSnapshot)>,
 }
 
 impl DisplayPrinter {
@@ -260,38 +267,36 @@ impl DisplayPrinter {
         }
     }
 
-    fn update(&mut self, view: DisplayView, time: &str) {
+    fn update(&mut self, view: DisplayView, settled: StatusSnapshot, time: &str, now: Timestamp) {
         if view.lines.is_empty() || self.shown.as_ref() == Some(&view) {
             self.waiting = None;
             return;
         }
-        self.waiting = Some(view);
+        self.waiting = Some((view, settled));
         if self.led_changed() {
-            self.flush(time);
+            self.flush(time, now);
         }
     }
 
     fn led_changed(&self) -> bool {
         match (&self.shown, &self.waiting) {
-            (Some(shown), Some(waiting)) => shown.led != waiting.led,
+            (Some(shown), Some((waiting, _))) => shown.led != waiting.led,
             (None, Some(_)) => true,
             (_, None) => false,
         }
     }
 
-    fn flush(&mut self, time: &str) {
-        let led_changed = self.led_changed();
-        let Some(view) = self.waiting.take() else {
+    fn flush(&mut self, time: &str, now: Timestamp) {
+        let Some((view, settled)) = self.waiting.take() else {
             return;
         };
         for line in view::status_lines(time, &view) {
             println!("{line}");
         }
-        if let Err(error) = self.screen.draw(&view.screen) {
-            tracing::error!(%error, "cannot draw the status screen");
-        }
-        if led_changed {
-            print!("{}", self.screen.ascii());
+        match self.screen.show(settled, now) {
+            Ok(true) => print!("{}", self.screen.ascii()),
+            Ok(false) => {}
+            Err(error) => tracing::error!(%error, "cannot draw the status screen"),
         }
         self.shown = Some(view);
     }
@@ -316,7 +321,6 @@ struct Watch {
     practice: Arc<Practice>,
     tracker: Arc<Mutex<Tracker>>,
     times: TimeFormat,
-    family_names: HashMap<PrincipalId, String>,
     display: DisplayPrinter,
 }
 
@@ -361,15 +365,14 @@ impl Watch {
                         return;
                     }
                     let now = fetching.clock.now();
-                    let view = DisplayView::of(
-                        &snapshots.borrow_and_update(),
-                        now,
-                        &self.times.zone,
-                        &self.family_names,
-                    );
-                    self.display.update(view, &self.times.format(now));
+                    let settled = view::settled(&snapshots.borrow_and_update(), now);
+                    let display_view = DisplayView::of(&settled, now);
+                    self.display.update(display_view, settled, &self.times.format(now), now);
                 }
-                _ = display_tick.tick() => self.display.flush(&self.times.now()),
+                _ = display_tick.tick() => {
+                    let now = fetching.clock.now();
+                    self.display.flush(&self.times.format(now), now);
+                }
             }
         }
     }

@@ -3,7 +3,7 @@
 //!
 //! Every function here builds text; printing is left to the caller.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -12,7 +12,6 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use super::practice::PracticeDoctor;
-use super::screen::screen_rows;
 use super::tracker::{Outcome, Settled};
 use crate::ehealth::clock::Clock;
 use crate::status::{Led, StatusSnapshot};
@@ -140,33 +139,31 @@ pub fn status_lines(time: &str, view: &DisplayView) -> Vec<String> {
     lines
 }
 
-/// The part of a status snapshot the terminal shows.
+/// Returns `snapshot` at `now` as it is between fetch runs.
 ///
 /// NOTE: a fetch run under way turns the LED amber and adds "fetching" to the doctor's line. At
-/// the demo's interval of a few seconds that would print every run, so the terminal view shows
-/// the snapshot as it is between runs.
+/// the demo's interval of a few seconds that would print every run, so the terminal and the
+/// panel show the snapshot as it is between runs.
+pub fn settled(snapshot: &StatusSnapshot, now: Timestamp) -> StatusSnapshot {
+    let mut settled = snapshot.clone();
+    for principal in &mut settled.principals {
+        principal.fetching = false;
+    }
+    settled.refresh(now);
+    settled
+}
+
+/// The part of a status snapshot the terminal prints.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisplayView {
     pub led: Led,
     /// One line per doctor, as `practicebox status` prints them.
     pub lines: Vec<String>,
-    /// The rows of the 128x64 status screen.
-    pub screen: Vec<String>,
 }
 
 impl DisplayView {
-    /// Builds the view of `snapshot` at `now`, leaving out runs under way.
-    pub fn of(
-        snapshot: &StatusSnapshot,
-        now: Timestamp,
-        zone: &TimeZone,
-        family_names: &HashMap<PrincipalId, String>,
-    ) -> Self {
-        let mut settled = snapshot.clone();
-        for principal in &mut settled.principals {
-            principal.fetching = false;
-        }
-        settled.refresh(now);
+    /// Builds the view of a settled snapshot at `now`.
+    pub fn of(settled: &StatusSnapshot, now: Timestamp) -> Self {
         // Before the scheduler reads the store, the snapshot's only line requests a main doctor,
         // which the demo already has.
         let lines = if settled.principals.is_empty() {
@@ -176,7 +173,6 @@ impl DisplayView {
         };
         Self {
             led: settled.led,
-            screen: screen_rows(&settled, now, zone, family_names),
             lines,
         }
     }

@@ -8,7 +8,9 @@
 //! [`Workflow::screen`] returns what to show and which [`InputKind`] the step needs;
 //! [`Workflow::submit`] takes that input and returns the next screen. A failed step stays where
 //! it is, with the error on the screen, and stores nothing. Only the signing step writes, and
-//! only after every check passed. The terminal drives it now, the front panel later.
+//! only after every check passed. The terminal and the front panel drive it. For the details
+//! step the panel submits [`Input::CardDetails`], which reads the names and the INSZ from the
+//! eID instead of having them typed with four buttons.
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -22,6 +24,7 @@ use super::rules::{self, utc_date};
 use super::signer::{EidHolder, MandateSigner};
 use super::{MandateError, MandateSettings};
 use crate::credentials::CredentialVault;
+use crate::ehealth::keystore::CertificateFacts;
 use crate::eid::EidError;
 use crate::store::{MandateId, PrincipalId, Store};
 
@@ -71,6 +74,11 @@ pub enum Input {
     },
     Password(Zeroizing<String>),
     Details(TypedDetails),
+    /// The typed RIZIV number, with the names and the INSZ read from the eID in the reader.
+    /// Completes the details step and the card step at once.
+    CardDetails {
+        riziv: String,
+    },
     CardReady,
     EndDate(Option<Date>),
     Confirm(bool),
@@ -89,6 +97,9 @@ impl std::fmt::Debug for Input {
                 .finish(),
             Input::Password(_) => f.write_str("Password(<secret>)"),
             Input::Details(details) => f.debug_tuple("Details").field(details).finish(),
+            Input::CardDetails { riziv } => {
+                f.debug_struct("CardDetails").field("riziv", riziv).finish()
+            }
             Input::CardReady => f.write_str("CardReady"),
             Input::EndDate(date) => f.debug_tuple("EndDate").field(date).finish(),
             Input::Confirm(yes) => f.debug_tuple("Confirm").field(yes).finish(),
@@ -198,6 +209,28 @@ impl Workflow {
         self.outcome
     }
 
+    /// Returns whether this is a mandate or a setup.
+    pub fn purpose(&self) -> Purpose {
+        self.purpose
+    }
+
+    /// Returns the facts of the keystore, once its password opened it.
+    pub fn certificate_facts(&self) -> Option<&CertificateFacts> {
+        self.keystore.as_ref().map(|keystore| &keystore.facts)
+    }
+
+    /// Returns the eID holder, once the card was read.
+    pub fn holder(&self) -> Option<&EidHolder> {
+        self.holder.as_ref()
+    }
+
+    /// Returns the end of the mandate, from the review step on.
+    pub fn ends_at(&self) -> Option<Timestamp> {
+        self.prepared
+            .as_ref()
+            .map(|prepared| prepared.fields.ends_at)
+    }
+
     /// Returns the exact document to sign, from the review step on.
     pub fn document(&self) -> Option<&[u8]> {
         self.prepared
@@ -234,6 +267,9 @@ impl Workflow {
             }
             (Step::Password, Input::Password(password)) => self.take_password(password, env)?,
             (Step::Details, Input::Details(typed)) => self.take_details(&typed, env)?,
+            (Step::Details, Input::CardDetails { riziv }) => {
+                self.take_card_details(riziv, env)?;
+            }
             (Step::Card, Input::CardReady) => self.read_card(env)?,
             (Step::EndDate, Input::EndDate(date)) => self.take_end_date(date, env)?,
             (Step::Review, Input::Confirm(true)) => {
@@ -290,11 +326,42 @@ impl Workflow {
         let holder = env.signer.read_holder(&env.settings.eid_anchors, env.now)?;
         grant::check_holder(applicant, keystore, &holder)?;
         self.holder = Some(holder);
-        self.step = match self.purpose {
+        self.step = self.step_after_card();
+        Ok(())
+    }
+
+    /// Reads the eID and takes the names and the INSZ from it, with the typed RIZIV number,
+    /// then checks them as the details and card steps do. Nothing changes unless every check
+    /// passes.
+    fn take_card_details<R>(
+        &mut self,
+        riziv: String,
+        env: &mut Environment<'_, R>,
+    ) -> Result<(), MandateError> {
+        let keystore = self.keystore.as_ref().ok_or(MandateError::StepOrder)?;
+        let holder = env.signer.read_holder(&env.settings.eid_anchors, env.now)?;
+        let (family_name, first_name) = grant::eid_names(&holder);
+        let typed = TypedDetails {
+            family_name,
+            first_name,
+            insz: holder.identity.insz.to_string(),
+            riziv,
+        };
+        let applicant =
+            grant::check_applicant(&typed, keystore, self.purpose, env.store, env.settings)?;
+        grant::check_holder(&applicant, keystore, &holder)?;
+
+        self.applicant = Some(applicant);
+        self.holder = Some(holder);
+        self.step = self.step_after_card();
+        Ok(())
+    }
+
+    fn step_after_card(&self) -> Step {
+        match self.purpose {
             Purpose::Mandate => Step::EndDate,
             Purpose::Setup => Step::Review,
-        };
-        Ok(())
+        }
     }
 
     fn take_end_date<R>(

@@ -2,11 +2,12 @@
 //!
 //! [`run`] opens the store, tidies what a crash left (runs still marked running, staging files
 //! on the share), opens the credential vault, then starts the status consumer, writes the Samba
-//! shares when the configuration has a `[samba]` table ([`shares`]), starts the scheduler, and
-//! waits for the stop signal. The principals and their keystores come from the store and the
-//! vault that `practicebox setup` and `practicebox mandate` write; the scheduler reads their
-//! changes while it runs. On stop, every principal task finishes its
-//! current step, the status file gets its last state, and `run` returns.
+//! shares when the configuration has a `[samba]` table ([`shares`]), starts the front panel
+//! (when configured) and the scheduler, and waits for the stop signal. The principals and their
+//! keystores come from the store and the vault that `practicebox setup` and `practicebox
+//! mandate` write; the scheduler reads their changes while it runs. On stop, every principal
+//! task finishes its current step, the status file gets its last state, the panel goes dark, and
+//! `run` returns.
 
 use std::sync::Arc;
 
@@ -22,6 +23,7 @@ use crate::ehealth::sts::TokenCache;
 use crate::ehealth::transport::HttpsTransport;
 use crate::fetcher::credentials::VaultCredentials;
 use crate::fetcher::{FetchContext, FetchOptions};
+use crate::panel;
 use crate::scheduler::shutdown::{Shutdown, ShutdownTrigger};
 use crate::scheduler::{Scheduler, SchedulerConfig, SchedulerHandle, StorePrincipals};
 use crate::status::task::{self as status_task, StatusOutputs};
@@ -74,7 +76,7 @@ pub async fn run(config: &ServiceConfig, shutdown: Shutdown) -> anyhow::Result<(
     let status = StatusSender::new();
     let status_stop = ShutdownTrigger::new();
     let initial = StatusSnapshot::new(&config.time_zone, clock.now());
-    let (publish, _) = watch::channel(initial.clone());
+    let (publish, snapshots) = watch::channel(initial.clone());
     let status_task = tokio::spawn(status_task::run(
         status.subscribe(),
         initial,
@@ -85,6 +87,8 @@ pub async fn run(config: &ServiceConfig, shutdown: Shutdown) -> anyhow::Result<(
         },
         status_stop.signal(),
     ));
+
+    let panel = start_panel(config, &store, snapshots, &clock);
 
     let principals = StorePrincipals { store, credentials };
     let source = shares::principal_source(config, principals, &status, clock.now()).await?;
@@ -126,8 +130,34 @@ pub async fn run(config: &ServiceConfig, shutdown: Shutdown) -> anyhow::Result<(
     tokio::task::yield_now().await;
     status_stop.trigger();
     status_task.await.context("the status task panicked")?;
+    if let Some(panel) = panel {
+        panel.stop().await;
+    }
     tracing::info!("PracticeBox service stopped");
     Ok(())
+}
+
+/// Starts the front panel when the configuration enables it. A panel that cannot start is
+/// logged, and the box runs without it.
+fn start_panel(
+    config: &ServiceConfig,
+    store: &StoreHandle,
+    snapshots: watch::Receiver<StatusSnapshot>,
+    clock: &Arc<dyn Clock>,
+) -> Option<panel::service::PanelHandle> {
+    if !config.panel.enabled {
+        return None;
+    }
+    match panel::service::start(config, store.clone(), snapshots, Arc::clone(clock)) {
+        Ok(handle) => Some(handle),
+        Err(error) => {
+            tracing::error!(
+                error = format!("{error:#}"),
+                "the front panel cannot start; running without it"
+            );
+            None
+        }
+    }
 }
 
 /// Opens the store and closes the runs a crash left open.

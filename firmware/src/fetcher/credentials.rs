@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use zeroize::Zeroizing;
 
+use crate::credentials::secret_file::{SecretFileError, SecretKind, read_secret_file};
 use crate::ehealth::keystore::{EhealthKeystore, KeystoreError};
 use crate::store::Principal;
 
@@ -22,14 +23,10 @@ pub enum CredentialError {
          keystore and password_file to the configuration"
     )]
     NotConfigured { insz: String },
-    #[error(
-        "cannot read the password file {path} of principal {insz}: {source}; check the path and \
-         that the service user may read it"
-    )]
+    #[error("principal {insz}: {source}")]
     PasswordFile {
         insz: String,
-        path: PathBuf,
-        source: std::io::Error,
+        source: SecretFileError,
     },
     #[error(transparent)]
     Keystore(#[from] KeystoreError),
@@ -115,19 +112,11 @@ impl Credentials for KeystoreDirectory {
     }
 }
 
-/// Reads a password file, dropping one trailing line break (`\n` or `\r\n`).
+/// Reads a password file by the rules of [`crate::credentials::secret_file`]: one line, one
+/// trailing line break and a UTF-8 byte-order mark dropped, empty files rejected.
 pub fn read_password(insz: &str, path: &Path) -> Result<Zeroizing<String>, CredentialError> {
-    let text = std::fs::read_to_string(path).map_err(|source| CredentialError::PasswordFile {
+    read_secret_file(path, SecretKind::Password).map_err(|source| CredentialError::PasswordFile {
         insz: insz.to_owned(),
-        path: path.to_owned(),
         source,
-    })?;
-    let mut password = Zeroizing::new(text);
-    if password.ends_with('\n') {
-        password.pop();
-        if password.ends_with('\r') {
-            password.pop();
-        }
-    }
-    Ok(password)
+    })
 }

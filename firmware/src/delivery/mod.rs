@@ -22,9 +22,13 @@
 //! at the same name, finds an identical file and reports it as already present
 //! instead of writing a copy. A different file under that name (a name collision) gets
 //! `-2`, `-3`, ... Errors that mean "try later" (share full, share not writable,
-//! share missing) come back as [`DeliveryError`] variants for which
+//! share missing, a folder on the share replaced by a symbolic link or a file)
+//! come back as [`DeliveryError`] variants for which
 //! [`DeliveryError::is_retryable`] is true: the caller then holds the message,
 //! which stays in the eHealthBox inbox.
+//!
+//! Delivery never follows a symbolic link below the share root: see
+//! [`atomic`] for how folders are opened.
 //!
 //! NOTE: if the medical record software imports and removes a file after it was
 //! written but before the store recorded the delivery, a delivery repeated after
@@ -50,7 +54,7 @@ use nix::errno::Errno;
 use serde::Serialize;
 
 use crate::store::{FileRecord, MessageKind, validate_insz};
-use atomic::{Placement, StagedFile};
+use atomic::{Folder, Placement};
 use detect::{Detection, Format};
 use names::{DocumentName, MAX_NAME_BYTES, is_safe_name, plain_extension};
 pub use profile::{ProfileError, Route, RoutingProfile};
@@ -83,6 +87,16 @@ pub enum DeliveryError {
         "the share root {root} is missing or not a folder; check that the data partition is mounted"
     )]
     ShareMissing { root: PathBuf },
+    #[error(
+        "the share folder {path} is a symbolic link, which delivery never follows; replace it \
+         with a real folder (or remove it), and the held messages are delivered on the next run"
+    )]
+    SymlinkedFolder { path: PathBuf },
+    #[error(
+        "{path} on the share is not a folder; move it away so that delivery can create the \
+         folder there, and the held messages are delivered on the next run"
+    )]
+    NotAFolder { path: PathBuf },
     #[error("{operation} {path} failed: {source}")]
     Io {
         operation: &'static str,
@@ -140,13 +154,16 @@ impl DeliveryError {
     }
 
     /// Tells whether the same delivery may succeed later without a person acting
-    /// on the message itself (space freed, share remounted, transient I/O error).
+    /// on the message itself (space freed, share remounted, a link on the share
+    /// replaced by a folder, transient I/O error).
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
             DeliveryError::ShareFull { .. }
                 | DeliveryError::ShareUnwritable { .. }
                 | DeliveryError::ShareMissing { .. }
+                | DeliveryError::SymlinkedFolder { .. }
+                | DeliveryError::NotAFolder { .. }
                 | DeliveryError::Io { .. }
         )
     }
@@ -292,7 +309,7 @@ impl Share {
         let dir = atomic::ensure_dirs(&self.root, &components)?;
 
         let name = self.document_name(message, part, part_index, &detection, route);
-        let staged = atomic::stage(&dir, part.bytes)?;
+        let staged = atomic::stage_in(&dir, part.bytes)?;
         let sha256 = staged.sha256_hex();
         let size_bytes = staged.size();
         let placement = staged.place(&name)?;
@@ -365,17 +382,16 @@ impl Share {
 
 /// Writes the sidecar of `document_name` atomically, replacing an older one.
 fn write_sidecar(
-    dir: &Path,
+    dir: &Folder,
     document_name: &str,
     sidecar: &Sidecar<'_>,
 ) -> Result<(), DeliveryError> {
     let name = format!("{document_name}.json");
     let mut json = serde_json::to_vec_pretty(sidecar).map_err(|source| DeliveryError::Sidecar {
-        path: dir.join(&name),
+        path: dir.path().join(&name),
         source,
     })?;
     json.push(b'\n');
 
-    let staged: StagedFile = atomic::stage(dir, &json)?;
-    staged.replace(&name)
+    atomic::stage_in(dir, &json)?.replace(&name)
 }

@@ -1,5 +1,6 @@
-//! One SOAP call, from the HTTP request to the HTTP response: routing by path, SOAP parsing,
-//! fault injection, authentication, the operation handler, rendering and the request log.
+//! One SOAP call, from the HTTP request to the HTTP response: routing by path, SOAP parsing, the
+//! SOAPAction check, fault injection, authentication, the operation handler, rendering and the
+//! request log.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -213,6 +214,11 @@ async fn serve(
             Err(fault) => return (Outcome::Fault(fault), facts),
         };
     facts.operation = Some(operation);
+    if state.knobs.soap_action_check()
+        && let Err(fault) = soap::check_soap_action(service, operation, soap_action.as_deref())
+    {
+        return (Outcome::Fault(fault), facts);
+    }
 
     let plan = state.knobs.plan_call(operation);
     if !plan.delay.is_zero() {

@@ -28,6 +28,7 @@ use crate::ehbox::{Platform, PlatformConfig};
 use crate::etk_depot::EtkDepot;
 use crate::knobs::Knobs;
 use crate::pki::TestPki;
+use crate::replay::ReplayCache;
 use crate::request_log::{self, RequestLog};
 use crate::security::{Authenticator, TimestampPolicy};
 use crate::seed;
@@ -131,7 +132,8 @@ impl Simulator {
         let parts = build_parts(&config)?;
         let authenticator =
             Authenticator::new(parts.sts.certificate_der(), TimestampPolicy::default())
-                .map_err(|error| ServerError::Setup(error.to_string()))?;
+                .map_err(|error| ServerError::Setup(error.to_string()))?
+                .with_replay_cache(Arc::clone(&parts.replay));
         let soap_state = Arc::new(dispatch::SoapState::new(&config, &parts, authenticator));
 
         let (shutdown_sender, shutdown) = watch::channel(false);
@@ -160,6 +162,7 @@ impl Simulator {
             clock: Arc::clone(&config.clock),
             knobs: Arc::clone(&parts.knobs),
             log: Arc::clone(&parts.log),
+            replay: Arc::clone(&parts.replay),
             platform: Arc::clone(&parts.platform),
             sts: Arc::clone(&parts.sts),
             pki: Arc::clone(&parts.pki),
@@ -182,6 +185,7 @@ impl Simulator {
             clock: config.clock,
             knobs: parts.knobs,
             log: parts.log,
+            replay: parts.replay,
             platform: parts.platform,
             sts: parts.sts,
             pki: parts.pki,
@@ -230,6 +234,7 @@ impl Addresses {
 struct Parts {
     knobs: Arc<Knobs>,
     log: Arc<RequestLog>,
+    replay: Arc<ReplayCache>,
     platform: Arc<Mutex<Platform>>,
     sts: Arc<Sts>,
     etk_depot: Arc<EtkDepot>,
@@ -247,6 +252,8 @@ pub struct RunningSimulator {
     pub clock: Arc<SimClock>,
     pub knobs: Arc<Knobs>,
     pub log: Arc<RequestLog>,
+    /// The signatures already accepted; `replay.set_enabled(false)` lets a test resend requests.
+    pub replay: Arc<ReplayCache>,
     pub platform: Arc<Mutex<Platform>>,
     pub sts: Arc<Sts>,
     pub pki: Arc<TestPki>,
@@ -323,7 +330,8 @@ fn build_parts(config: &SimConfig) -> Result<Parts, ServerError> {
     let pki = Arc::new(config.pki.clone());
     let setup = |error: &dyn std::fmt::Display| ServerError::Setup(error.to_string());
     let ca_pem = pki.root.certificate_pem().map_err(|error| setup(&error))?;
-    let sts = Arc::new(build_sts(&pki, config).map_err(|error| setup(&error))?);
+    let replay = Arc::new(ReplayCache::default());
+    let sts = Arc::new(build_sts(&pki, config, &replay).map_err(|error| setup(&error))?);
     let platform_config = PlatformConfig {
         seed: config.seed,
         ..PlatformConfig::default()
@@ -342,6 +350,7 @@ fn build_parts(config: &SimConfig) -> Result<Parts, ServerError> {
     Ok(Parts {
         knobs: Arc::new(Knobs::new(config.seed)),
         log: Arc::new(RequestLog::new(config.request_log_capacity)),
+        replay,
         platform,
         sts,
         etk_depot,
@@ -352,7 +361,7 @@ fn build_parts(config: &SimConfig) -> Result<Parts, ServerError> {
 
 /// Builds the STS: signed by the PKI's STS credential, trusting the PKI's CAs, and certifying the
 /// doctor attributes of every PKI doctor recognised as one.
-fn build_sts(pki: &TestPki, sim: &SimConfig) -> Result<Sts, String> {
+fn build_sts(pki: &TestPki, sim: &SimConfig, replay: &Arc<ReplayCache>) -> Result<Sts, String> {
     let trusted = pki
         .ca_chain()
         .iter()
@@ -365,6 +374,7 @@ fn build_sts(pki: &TestPki, sim: &SimConfig) -> Result<Sts, String> {
     );
     config.seed = sim.seed;
     config.forced_token_lifetime = sim.forced_token_lifetime;
+    config.replay = Arc::clone(replay);
     for doctor in &pki.doctors {
         let person = Person {
             doctor: doctor.spec.recognised_as_doctor,

@@ -1,19 +1,25 @@
-//! The simulator's strict transport checks over real HTTPS: the SOAPAction against the Body's
-//! operation and replayed signatures.
+//! The simulator's strict transport checks over real HTTP and HTTPS: the SOAPAction against the
+//! Body's operation, replayed signatures, timeouts for slow or stalled clients, and the byte
+//! budget of the request log.
 
 mod support;
+
+use std::time::{Duration, Instant};
 
 use ehealth_sim::admin::client::AdminClient;
 use ehealth_sim::clock::Clock;
 use ehealth_sim::peer::{Peer, PeerError, STS_PATH, TokenRequest, saml_envelope, x509_envelope};
 use ehealth_sim::pki::Doctor;
-use ehealth_sim::server::RunningSimulator;
+use ehealth_sim::server::{ConnectionTimeouts, RunningSimulator, SimConfig, Simulator};
 use ehealth_sim::soap::{CONSULTATION_NS, Service};
 use ehealth_sim::sts;
 use practicebox_xmlsec::dsig::Algorithms;
 use support::{
-    fault_codes, first_doctor_ssin, get_etk_envelope, https_client, post_with_action, start,
+    SEED, fault_codes, first_doctor_ssin, get_etk_envelope, https_client, post, post_with_action,
+    start, test_pki,
 };
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 const BOX_INFO_ACTION: &str = "urn:be:fgov:ehealth:ehbox:consultation:protocol:v3:getBoxInfo";
 
@@ -211,5 +217,196 @@ async fn peer_calls_at_same_instant_are_distinct() {
             .await
             .unwrap_or_else(|error| panic!("token request {attempt}: {error}"));
     }
+    simulator.shutdown().await;
+}
+
+/// Starts a simulator whose SOAP listeners give up on a client after 300 ms.
+async fn start_impatient() -> RunningSimulator {
+    let mut config = SimConfig::loopback(test_pki(), SEED);
+    let short = Duration::from_millis(300);
+    config.timeouts = ConnectionTimeouts {
+        tls_handshake: short,
+        request_header: short,
+        request_body: short,
+    };
+    Simulator::start(config).await.expect("simulator start")
+}
+
+/// Reads until the server closes the connection (or resets it) and returns what it sent and
+/// how long that took. Panics after 10 seconds.
+async fn read_until_closed(stream: &mut TcpStream) -> (Vec<u8>, Duration) {
+    let started = Instant::now();
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buffer))
+            .await
+            .expect("the server kept a stalled connection open for 10 seconds");
+        match read {
+            Ok(0) | Err(_) => return (received, started.elapsed()),
+            Ok(count) => received.extend_from_slice(&buffer[..count]),
+        }
+    }
+}
+
+#[tokio::test]
+async fn silent_connection_is_closed() {
+    let simulator = start_impatient().await;
+    let http = simulator.addresses.http.expect("HTTP listener");
+    let mut stream = TcpStream::connect(http).await.expect("connect");
+
+    let (received, waited) = read_until_closed(&mut stream).await;
+
+    assert!(
+        received.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&received)
+    );
+    assert!(
+        waited >= Duration::from_millis(250),
+        "closed after {waited:?}"
+    );
+    simulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn idle_kept_alive_connection_is_closed() {
+    let simulator = start_impatient().await;
+    let http = simulator.addresses.http.expect("HTTP listener");
+    let mut stream = TcpStream::connect(http).await.expect("connect");
+
+    stream
+        .write_all(b"GET /nothing HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .expect("request");
+    let (received, waited) = read_until_closed(&mut stream).await;
+
+    let response = String::from_utf8_lossy(&received);
+    assert!(response.starts_with("HTTP/1.1 404"), "{response}");
+    assert!(
+        waited >= Duration::from_millis(250),
+        "closed after {waited:?}"
+    );
+    simulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn slow_headers_close_connection() {
+    let simulator = start_impatient().await;
+    let http = simulator.addresses.http.expect("HTTP listener");
+    let mut stream = TcpStream::connect(http).await.expect("connect");
+
+    stream
+        .write_all(b"POST /EtkDepot/v1 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: te")
+        .await
+        .expect("partial headers");
+    let (received, waited) = read_until_closed(&mut stream).await;
+
+    assert!(
+        received.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&received)
+    );
+    assert!(
+        waited >= Duration::from_millis(250),
+        "closed after {waited:?}"
+    );
+    assert!(simulator.log.all().is_empty());
+    simulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn slow_body_gets_408() {
+    let simulator = start_impatient().await;
+    let http = simulator.addresses.http.expect("HTTP listener");
+    let mut stream = TcpStream::connect(http).await.expect("connect");
+
+    stream
+        .write_all(
+            b"POST /EtkDepot/v1 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\n\
+              SOAPAction: \"\"\r\nContent-Length: 1000\r\n\r\n<soap:Envelope",
+        )
+        .await
+        .expect("headers and the start of the body");
+    let (received, waited) = read_until_closed(&mut stream).await;
+
+    let response = String::from_utf8_lossy(&received);
+    assert!(response.starts_with("HTTP/1.1 408"), "{response}");
+    assert!(
+        response.to_ascii_lowercase().contains("connection: close"),
+        "{response}"
+    );
+    assert!(
+        waited >= Duration::from_millis(250),
+        "closed after {waited:?}"
+    );
+    simulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn silent_tls_client_is_closed() {
+    let simulator = start_impatient().await;
+    let mut stream = TcpStream::connect(simulator.addresses.https)
+        .await
+        .expect("connect");
+
+    let (received, waited) = read_until_closed(&mut stream).await;
+
+    assert!(received.is_empty());
+    assert!(
+        waited >= Duration::from_millis(250),
+        "closed after {waited:?}"
+    );
+    simulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn prompt_client_is_served_by_impatient_simulator() {
+    let simulator = start_impatient().await;
+    let client = https_client(&simulator);
+
+    let reply = post(
+        &client,
+        &simulator,
+        Service::EtkDepot,
+        "text/xml",
+        get_etk_envelope(&first_doctor_ssin()),
+    )
+    .await
+    .expect("HTTPS exchange");
+
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    simulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn request_log_stays_within_byte_budget() {
+    let mut config = SimConfig::loopback(test_pki(), SEED);
+    config.request_log_bytes = 16 * 1024;
+    let simulator = Simulator::start(config).await.expect("simulator start");
+    let client = https_client(&simulator);
+
+    for _ in 0..20 {
+        let reply = post(
+            &client,
+            &simulator,
+            Service::EtkDepot,
+            "text/xml",
+            get_etk_envelope(&first_doctor_ssin()),
+        )
+        .await
+        .expect("HTTPS exchange");
+        assert_eq!(reply.status, 200);
+    }
+
+    let kept = simulator.log.all();
+    assert!(
+        simulator.log.bytes() <= 16 * 1024,
+        "{} bytes",
+        simulator.log.bytes()
+    );
+    assert!(!kept.is_empty());
+    assert!(kept.len() < 20, "{} records kept", kept.len());
+    assert_eq!(kept.last().map(|record| record.sequence), Some(20));
     simulator.shutdown().await;
 }

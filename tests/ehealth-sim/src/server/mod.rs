@@ -35,7 +35,7 @@ use crate::seed;
 use crate::soap::Service;
 use crate::sts::{Person, Sts, StsConfig};
 
-pub use listener::{DropConnection, stopped};
+pub use listener::{ConnectionTimeouts, DropConnection, stopped};
 
 /// Errors of starting the simulator.
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +87,10 @@ pub struct SimConfig {
     pub clock: Arc<SimClock>,
     /// The number of requests the request log keeps.
     pub request_log_capacity: usize,
+    /// The bytes of request and response text the request log keeps.
+    pub request_log_bytes: usize,
+    /// How long the SOAP listeners wait for slow or stalled clients.
+    pub timeouts: ConnectionTimeouts,
     /// When set, every STS token lives exactly this long, to test token expiry.
     pub forced_token_lifetime: Option<SignedDuration>,
 }
@@ -105,6 +109,8 @@ impl SimConfig {
             pki,
             clock: Arc::new(SimClock::real_time()),
             request_log_capacity: request_log::DEFAULT_CAPACITY,
+            request_log_bytes: request_log::DEFAULT_BYTE_BUDGET,
+            timeouts: ConnectionTimeouts::default(),
             forced_token_lifetime: None,
         }
     }
@@ -143,11 +149,18 @@ impl Simulator {
             https_listener,
             Some(tls),
             &soap_state,
+            config.timeouts,
             &shutdown,
         ));
         let http = http_listener.as_ref().map(local_address);
         if let Some(listener) = http_listener {
-            tasks.push(spawn_soap(listener, None, &soap_state, &shutdown));
+            tasks.push(spawn_soap(
+                listener,
+                None,
+                &soap_state,
+                config.timeouts,
+                &shutdown,
+            ));
         }
 
         let admin_address = admin_listener.as_ref().map(local_address);
@@ -307,11 +320,12 @@ fn spawn_soap(
     listener: tokio::net::TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
     state: &Arc<dispatch::SoapState>,
+    timeouts: ConnectionTimeouts,
     shutdown: &watch::Receiver<bool>,
 ) -> JoinHandle<()> {
     let state = Arc::clone(state);
     let handler = move |request| dispatch::handle(Arc::clone(&state), request);
-    listener::spawn_accept_loop(listener, tls, handler, shutdown.clone())
+    listener::spawn_accept_loop(listener, tls, handler, timeouts, shutdown.clone())
 }
 
 fn tls_from_pki(pki: &TestPki) -> Result<tokio_rustls::TlsAcceptor, ServerError> {
@@ -349,7 +363,10 @@ fn build_parts(config: &SimConfig) -> Result<Parts, ServerError> {
     let etk_depot = Arc::new(EtkDepot::from_pki(&pki).map_err(|error| setup(&error))?);
     Ok(Parts {
         knobs: Arc::new(Knobs::new(config.seed)),
-        log: Arc::new(RequestLog::new(config.request_log_capacity)),
+        log: Arc::new(RequestLog::with_byte_budget(
+            config.request_log_capacity,
+            config.request_log_bytes,
+        )),
         replay,
         platform,
         sts,

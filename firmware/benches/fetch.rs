@@ -1,21 +1,22 @@
 //! Throughput and footprint of the service: 20 doctors with 100 sealed messages each in their
 //! eHealthBox, each platform call served after 20 ms of simulated latency.
 //!
-//! The benchmark process runs the platform simulator and starts itself a second time as the
-//! service (`service::run` from a configuration file, as `practicebox run` does), so that the
-//! service's CPU time and memory are measured apart from the simulator's. It reports:
+//! The benchmark process runs the platform simulator and starts the `practicebox` binary of this
+//! build as the service (`practicebox run --config FILE`), so that the service's CPU time and
+//! memory are those of the real program, measured apart from the simulator's. The service reports
+//! that it is ready through `NOTIFY_SOCKET`, as it does to systemd. The benchmark reports:
 //! - messages per second, from the service being ready until every message is in BININBOX;
-//! - CPU seconds per 1,000 messages (`getrusage` of the service process over that span);
+//! - CPU seconds per 1,000 messages (`/proc/PID/stat` of the service over that span);
 //! - the lower bound on the run time that the latency and the concurrency allow;
-//! - VmRSS of the idle service, 20 principals, after the run has settled.
+//! - VmRSS of the idle service, 20 principals, after the run has settled (`/proc/PID/status`).
 //!
 //! Run it with `cargo bench -p practicebox --bench fetch` (release profile). It prints figures;
 //! it checks no threshold.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead as _, BufReader, Write as _};
+use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail, ensure};
@@ -23,10 +24,10 @@ use ehealth_sim::ehbox::Folder;
 use ehealth_sim::pki::KeystoreOptions;
 use ehealth_sim::seed;
 use nix::sys::resource::{UsageWho, getrusage};
-use practicebox::config::ServiceConfig;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::{Pid, SysconfVar, sysconf};
 use practicebox::demo::mail;
 use practicebox::demo::practice::{CA_FILE, Practice, PracticeConfig};
-use practicebox::scheduler::shutdown::ShutdownTrigger;
 use practicebox::store::Role;
 
 const DOCTORS: usize = 20;
@@ -37,107 +38,71 @@ const SEED: u64 = 2_024;
 const SETTLE: Duration = Duration::from_secs(15);
 /// How long the run may take before the benchmark gives up.
 const RUN_TIMEOUT: Duration = Duration::from_secs(900);
-/// The argument that starts this program as the service.
-const SERVICE_ARG: &str = "--service-config";
+/// How long the service may take to say it is ready.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// The service program of this build.
+const SERVICE_PROGRAM: &str = env!("CARGO_BIN_EXE_practicebox");
 
 fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    if let Some(position) = args.iter().position(|arg| arg == SERVICE_ARG) {
-        let config = args
-            .get(position + 1)
-            .context("missing configuration path")?;
-        return run_service(Path::new(config));
-    }
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(run_benchmark())
 }
 
-/// Runs `service::run` and serves the `measure` and `stop` commands read from stdin.
-fn run_service(config: &Path) -> Result<()> {
-    let config = ServiceConfig::load(config)?;
-    // The same runtime as `practicebox run`.
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async move {
-        let trigger = ShutdownTrigger::new();
-        let signal = trigger.signal();
-        let service = tokio::spawn(async move { practicebox::service::run(&config, signal).await });
-        println!("ready {}", Usage::read()?.line());
-
-        // Standard input blocks, so a thread reads it and hands each line over.
-        let (sender, mut commands) = tokio::sync::mpsc::unbounded_channel();
-        std::thread::spawn(move || {
-            for line in std::io::stdin().lines() {
-                let Ok(line) = line else { break };
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        while let Some(command) = commands.recv().await {
-            if command != "measure" {
-                break;
-            }
-            println!("usage {}", Usage::read()?.line());
-        }
-        trigger.trigger();
-        service.await??;
-        Ok(())
-    })
-}
-
-/// CPU time and memory of this process.
+/// CPU time and memory of a process.
 #[derive(Debug, Clone, Copy, Default)]
 struct Usage {
     cpu: Duration,
     rss_kib: u64,
     peak_rss_kib: u64,
+    anon_kib: u64,
+    file_kib: u64,
+    threads: u64,
 }
 
 impl Usage {
-    fn read() -> Result<Usage> {
+    /// Reads the CPU time of this process (the simulator).
+    fn of_self() -> Result<Usage> {
         let usage = getrusage(UsageWho::RUSAGE_SELF)?;
         let micros = |time: nix::sys::time::TimeVal| {
             Duration::from_secs(time.tv_sec() as u64) + Duration::from_micros(time.tv_usec() as u64)
         };
-        let status = std::fs::read_to_string("/proc/self/status")?;
         Ok(Usage {
             cpu: micros(usage.user_time()) + micros(usage.system_time()),
-            rss_kib: status_field(&status, "VmRSS:")?,
-            peak_rss_kib: status_field(&status, "VmHWM:")?,
+            ..Usage::default()
         })
     }
 
-    fn line(&self) -> String {
-        format!(
-            "{} {} {}",
-            self.cpu.as_micros(),
-            self.rss_kib,
-            self.peak_rss_kib
-        )
-    }
-
-    fn parse(line: &str) -> Result<Usage> {
-        let fields: Vec<u64> = line
+    /// Reads the CPU time and memory of process `pid` from `/proc`.
+    fn of_process(pid: u32) -> Result<Usage> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+        // The fields after the command name, which is in parentheses and may contain spaces.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .context("invalid /proc/PID/stat")?
+            .1
             .split_whitespace()
-            .skip(1)
-            .map(str::parse)
-            .collect::<Result<_, _>>()
-            .with_context(|| format!("invalid usage line {line:?}"))?;
-        ensure!(fields.len() == 3, "invalid usage line {line:?}");
+            .collect();
+        // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+        let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
+        let per_second = sysconf(SysconfVar::CLK_TCK)?.context("no CLK_TCK")? as u64;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
         Ok(Usage {
-            cpu: Duration::from_micros(fields[0]),
-            rss_kib: fields[1],
-            peak_rss_kib: fields[2],
+            cpu: Duration::from_secs_f64(ticks as f64 / per_second as f64),
+            rss_kib: status_field(&status, "VmRSS:")?,
+            peak_rss_kib: status_field(&status, "VmHWM:")?,
+            anon_kib: status_field(&status, "RssAnon:")?,
+            file_kib: status_field(&status, "RssFile:")?,
+            threads: status_field(&status, "Threads:")?,
         })
     }
 }
 
-/// Reads a `kB` field of `/proc/self/status`.
+/// Reads a number field of `/proc/PID/status`, in kB for the memory fields.
 fn status_field(status: &str, name: &str) -> Result<u64> {
     let line = status
         .lines()
         .find(|line| line.starts_with(name))
-        .with_context(|| format!("no {name} in /proc/self/status"))?;
+        .with_context(|| format!("no {name} in /proc/PID/status"))?;
     let value = line[name.len()..].trim().trim_end_matches("kB").trim();
     Ok(value.parse()?)
 }
@@ -168,15 +133,15 @@ async fn run_benchmark() -> Result<()> {
     practice.simulator.knobs.set_latency("*", LATENCY);
 
     let config = write_service_config(&practice, share.path())?;
-    let simulator_before = Usage::read()?;
-    let mut service = Service::start(&config)?;
-    let ready = service.ready()?;
+    let simulator_before = Usage::of_self()?;
+    let service = Service::start(&config, &data.path().join("notify.sock"))?;
+    let ready = service.measure()?;
     let started = Instant::now();
 
     let calls = wait_until_binned(&practice, total, started).await?;
     let elapsed = started.elapsed();
     let done = service.measure()?;
-    let simulator_after = Usage::read()?;
+    let simulator_after = Usage::of_self()?;
 
     tokio::time::sleep(SETTLE).await;
     let idle = service.measure()?;
@@ -297,52 +262,47 @@ fn binned_messages(practice: &Practice) -> usize {
         .sum()
 }
 
-/// The service, started as a second process of this program.
+/// The service: the `practicebox` program, started with `run`.
 struct Service {
     child: Child,
-    input: ChildStdin,
-    output: BufReader<ChildStdout>,
 }
 
 impl Service {
-    fn start(config: &Path) -> Result<Service> {
-        let mut child = Command::new(std::env::current_exe()?)
-            .arg(SERVICE_ARG)
+    /// Starts the service and waits until it sends `READY=1` to `notify_socket`.
+    fn start(config: &Path, notify_socket: &Path) -> Result<Service> {
+        let socket = UnixDatagram::bind(notify_socket)
+            .with_context(|| format!("binding {}", notify_socket.display()))?;
+        socket.set_read_timeout(Some(READY_TIMEOUT))?;
+        let child = Command::new(SERVICE_PROGRAM)
+            .arg("run")
+            .arg("--config")
             .arg(config)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
+            .env("NOTIFY_SOCKET", notify_socket)
+            .env("RUST_LOG", "error")
             .spawn()
-            .context("starting the service process")?;
-        let input = child.stdin.take().context("service without stdin")?;
-        let output = BufReader::new(child.stdout.take().context("service without stdout")?);
-        Ok(Service {
-            child,
-            input,
-            output,
-        })
+            .with_context(|| format!("starting {SERVICE_PROGRAM}"))?;
+        let service = Service { child };
+
+        let mut buffer = [0u8; 512];
+        loop {
+            let length = socket
+                .recv(&mut buffer)
+                .context("the service did not send READY=1 in time")?;
+            let message = String::from_utf8_lossy(&buffer[..length]);
+            if message.lines().any(|line| line == "READY=1") {
+                return Ok(service);
+            }
+        }
     }
 
-    fn ready(&mut self) -> Result<Usage> {
-        Usage::parse(&self.read_line("ready")?)
+    fn measure(&self) -> Result<Usage> {
+        Usage::of_process(self.child.id())
     }
 
-    fn measure(&mut self) -> Result<Usage> {
-        writeln!(self.input, "measure")?;
-        Usage::parse(&self.read_line("usage")?)
-    }
-
-    fn read_line(&mut self, prefix: &str) -> Result<String> {
-        let mut line = String::new();
-        self.output.read_line(&mut line)?;
-        ensure!(
-            line.starts_with(prefix),
-            "the service wrote {line:?}, expected a {prefix} line"
-        );
-        Ok(line)
-    }
-
+    /// Stops the service with SIGTERM, as systemd does, and checks that it exits cleanly.
     fn stop(mut self) -> Result<()> {
-        writeln!(self.input, "stop")?;
+        let pid = i32::try_from(self.child.id())?;
+        kill(Pid::from_raw(pid), Signal::SIGTERM)?;
         let status = self.child.wait()?;
         ensure!(status.success(), "the service ended with {status}");
         Ok(())
@@ -394,10 +354,14 @@ impl Report {
             self.messages as f64 / bound.as_secs_f64()
         );
         println!(
-            "idle service VmRSS     {} KiB after {} s (peak VmHWM {} KiB)",
+            "idle service VmRSS     {} KiB after {} s (RssAnon {} KiB, RssFile {} KiB, \
+             peak VmHWM {} KiB, {} threads)",
             self.idle.rss_kib,
             SETTLE.as_secs(),
-            self.idle.peak_rss_kib
+            self.idle.anon_kib,
+            self.idle.file_kib,
+            self.idle.peak_rss_kib,
+            self.idle.threads
         );
     }
 }

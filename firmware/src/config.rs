@@ -14,6 +14,15 @@
 //! [clock]
 //! trust_system_clock = false                 # wait for systemd-timesyncd before any call
 //!
+//! [samba]                                    # optional: without it the service writes no shares
+//! fragment = "/var/lib/practicebox/samba/shares.conf"  # default: <data_dir>/samba/shares.conf
+//! practice_user = "pbx-emd"                  # the only account on the shares (required)
+//! force_user = "practicebox"                 # smbd's account for file access (optional)
+//! force_group = "practicebox"                # smbd's group for file access (optional)
+//! all_doctors_share = "practicebox"          # one more share over share_root (optional)
+//! access = "read_write"                      # or "read_only", for every share
+//! reload_command = ["smbcontrol", "smbd", "reload-config"]  # the default; [] runs none
+//!
 //! [[principal]]                              # TODO: temporary, see below
 //! insz = "78031414230"
 //! family_name = "Vermeiren"
@@ -22,6 +31,11 @@
 //! keystore = "/var/lib/practicebox/keys/SSIN=78031414230 20260101-100000.acc-p12"
 //! password_file = "/var/lib/practicebox/keys/78031414230.pass"
 //! ```
+//!
+//! The `[samba]` table makes the service write one share per doctor folder to `fragment`
+//! (see [`crate::samba::sync`]). `reload_command` runs after each change, without a shell. It
+//! needs root, because `smbcontrol` refuses other users, so on the box it is `[]` and a root unit
+//! installs and reloads the fragment (see [`crate::samba::install`]).
 //!
 //! TODO: the `[[principal]]` tables carry the doctors and their keystore files until the
 //! mandate work stores principals and their credentials through the box's own set-up; then
@@ -44,7 +58,11 @@ use crate::delivery::names::doctor_folder_name;
 use crate::ehealth::clock::DEFAULT_SYNC_FLAG;
 use crate::ehealth::endpoints::{Endpoints, EndpointsConfig};
 use crate::fetcher::credentials::KeystoreFiles;
+use crate::samba::ShareSettings;
 use crate::store::{NewPrincipal, Role, validate_insz};
+use samba_table::SambaTable;
+
+mod samba_table;
 
 /// The default `fetch_interval`.
 pub const DEFAULT_FETCH_INTERVAL: &str = "5m";
@@ -101,6 +119,7 @@ struct RawConfig {
     clock: ClockConfig,
     #[serde(default)]
     principal: Vec<Spanned<PrincipalConfig>>,
+    samba: Option<Spanned<SambaTable>>,
 }
 
 /// The `[clock]` table.
@@ -158,6 +177,8 @@ pub struct ServiceConfig {
     pub endpoints: Endpoints,
     pub clock: ClockConfig,
     pub principals: Vec<PrincipalConfig>,
+    /// The shares the service writes for Samba; `None` without a `[samba]` table.
+    pub samba: Option<ShareSettings>,
 }
 
 impl ServiceConfig {
@@ -274,6 +295,12 @@ impl Checker<'_> {
         };
         let endpoints = self.endpoints(raw.ehealth.as_ref());
         self.principals(&raw.principal);
+        let samba = match &raw.samba {
+            Some(table) => self
+                .samba(table, data_dir.as_deref(), share_root.as_deref())
+                .map(Some),
+            None => Some(None),
+        };
 
         Some(ServiceConfig {
             file: self.file.to_owned(),
@@ -286,6 +313,7 @@ impl Checker<'_> {
             endpoints: endpoints?,
             clock: raw.clock,
             principals: raw.principal.into_iter().map(Spanned::into_inner).collect(),
+            samba: samba?,
         })
     }
 

@@ -15,6 +15,7 @@
 //! - [`eid`]: the Belgian eID card over PC/SC.
 //! - [`mandates`]: colleagues' mandates and the main practitioner's setup, with signed evidence.
 //! - [`credentials`]: doctors' keystores and passwords, encrypted at rest.
+//! - [`stick`]: the USB certificate stick: uevents, the read-only mount, certificate search.
 //! - [`xmlsec`]: XML canonicalisation, XML-DSig and WS-Security (re-exported crate).
 
 pub mod config;
@@ -30,6 +31,7 @@ pub mod samba;
 pub mod scheduler;
 pub mod service;
 pub mod status;
+pub mod stick;
 pub mod store;
 
 /// XML canonicalisation, XML-DSig and WS-Security, kept in their own crate so that the platform

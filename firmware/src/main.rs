@@ -8,6 +8,7 @@ use practicebox::demo::{DemoArgs, run_demo};
 use practicebox::ehealth::fetch::{FetchArgs, run_fetch};
 use practicebox::ehealth::unseal::command::{UnsealArgs, run_unseal};
 use practicebox::mandates::command::{MandateCommand, SetupArgs, run_mandate, run_setup};
+use practicebox::samba::command::{SambaCommand, run_samba};
 use practicebox::service::command::{
     ConfigCommand, RunArgs, StatusArgs, check_config, print_status, run_service,
 };
@@ -44,6 +45,9 @@ enum Command {
     /// Add, list, remove or verify colleagues' mandates
     #[command(subcommand)]
     Mandate(MandateCommand),
+    /// Install the Samba shares that the service wrote (run as root on the box)
+    #[command(subcommand)]
+    Samba(SambaCommand),
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -70,5 +74,6 @@ fn main() -> anyhow::Result<ExitCode> {
         Command::Fetch(args) => run_fetch(&args).map(|()| ExitCode::SUCCESS),
         Command::Setup(args) => run_setup(&args).map(|()| ExitCode::SUCCESS),
         Command::Mandate(command) => run_mandate(&command).map(|()| ExitCode::SUCCESS),
+        Command::Samba(command) => run_samba(&command).map(|()| ExitCode::SUCCESS),
     }
 }

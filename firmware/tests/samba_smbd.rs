@@ -151,6 +151,61 @@ fn testparm_accepts_box_config() -> Result<()> {
     Ok(())
 }
 
+/// The box's smb.conf settings as the image ships them.
+const SHIPPED_CONF: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../image/package/etc/samba/practicebox.conf"
+);
+
+/// The installed fragment that the shipped settings include.
+const SHIPPED_INCLUDE: &str = "include = /var/lib/practicebox-samba/shares.conf";
+
+#[test]
+fn testparm_accepts_shipped_conf_with_fragment() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let fragment = dir.path().join("shares.conf");
+    fs::write(
+        &fragment,
+        box_config(Path::new("/srv/practicebox"))?.render_fragment()?,
+    )?;
+    let shipped = fs::read_to_string(SHIPPED_CONF)?;
+    ensure!(
+        shipped.contains(SHIPPED_INCLUDE),
+        "{SHIPPED_CONF} no longer contains {SHIPPED_INCLUDE:?}"
+    );
+    let config_path = dir.path().join("smb.conf");
+    let include = format!("include = {}", fragment.display());
+    fs::write(&config_path, shipped.replace(SHIPPED_INCLUDE, &include))?;
+
+    testparm_check(&config_path)?;
+    let section = "De-Smet_Élodie_1-98765-43-001";
+    fs::write(
+        &fragment,
+        box_config(Path::new("/srv/practicebox"))?
+            .render_fragment()?
+            .replace("[janssens]", &format!("[{section}]")),
+    )?;
+    assert_eq!(
+        testparm_value(&config_path, section, "valid users")?,
+        "pbx-emd"
+    );
+    // testparm prints SMB2_10 as SMB2. smb.conf(5) of Samba 4.17: "By default SMB2 selects the
+    // SMB2_10 variant."
+    assert_eq!(
+        testparm_value(&config_path, "global", "server min protocol")?,
+        "SMB2"
+    );
+    assert_eq!(
+        testparm_value(&config_path, "global", "map to guest")?,
+        "Never"
+    );
+    assert_eq!(
+        testparm_value(&config_path, "alle-artsen", "path")?,
+        "/srv/practicebox"
+    );
+    Ok(())
+}
+
 #[test]
 fn testparm_accepts_standalone_config() -> Result<()> {
     let dir = tempfile::tempdir()?;
@@ -160,6 +215,7 @@ fn testparm_accepts_standalone_config() -> Result<()> {
     let standalone = StandaloneConfig {
         samba,
         runtime_dir: dir.path().join("run"),
+        include: None,
     };
     // testparm reports missing state folders as errors, as smbd would.
     for runtime_dir in standalone.runtime_dirs() {

@@ -4,6 +4,9 @@
 //! its final directory, fsynced, then renamed to its final name without
 //! replacing an existing file, and the directory is fsynced. Samba vetoes the
 //! staging names, so the medical record software only ever lists whole files.
+//! The `_unsynced` variants of [`StagedFile::place`] and [`StagedFile::replace`]
+//! leave the directory `fsync` to the caller, so that one `fsync` covers every
+//! file placed in that directory since the last one.
 //!
 //! The rename uses `renameat2(RENAME_NOREPLACE)`. Where the filesystem or the C
 //! library lacks it, a hard link to the final name followed by removal of the
@@ -239,7 +242,16 @@ impl StagedFile {
     /// Moves the file to `name`, or to the first free `name-N`, never replacing
     /// another file, and fsyncs the directory. A candidate that already contains
     /// the same bytes is taken as this file, delivered before.
-    pub fn place(mut self, name: &str) -> Result<Placement, DeliveryError> {
+    pub fn place(self, name: &str) -> Result<Placement, DeliveryError> {
+        let folder = self.folder.try_clone()?;
+        let placement = self.place_unsynced(name)?;
+        folder.sync()?;
+        Ok(placement)
+    }
+
+    /// Does what [`StagedFile::place`] does except the directory `fsync`: the file's bytes are
+    /// durable, its new name only once the caller has fsynced the directory.
+    pub fn place_unsynced(mut self, name: &str) -> Result<Placement, DeliveryError> {
         for n in 1..=MAX_CANDIDATES {
             let candidate = numbered(name, n);
             let target = self.folder.path.join(&candidate);
@@ -252,7 +264,6 @@ impl StagedFile {
             match renamed {
                 Ok(()) => {
                     self.pending = false;
-                    self.folder.sync()?;
                     return Ok(Placement::Written(candidate));
                 }
                 Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
@@ -274,16 +285,24 @@ impl StagedFile {
     /// Moves the file to `name`, replacing what is there (a symbolic link is
     /// replaced, not followed), and fsyncs the directory. Only for files
     /// PracticeBox owns, such as sidecars.
-    pub fn replace(mut self, name: &str) -> Result<(), DeliveryError> {
+    pub fn replace(self, name: &str) -> Result<(), DeliveryError> {
+        let folder = self.folder.try_clone()?;
+        self.replace_unsynced(name)?;
+        folder.sync()
+    }
+
+    /// Does what [`StagedFile::replace`] does except the directory `fsync`.
+    pub fn replace_unsynced(mut self, name: &str) -> Result<(), DeliveryError> {
         let fd = self.folder.fd();
         nix::fcntl::renameat(fd, self.staging_name.as_str(), fd, name).map_err(|errno| {
             DeliveryError::from_io("rename", &self.folder.path.join(name), errno.into())
         })?;
         self.pending = false;
-        self.folder.sync()
+        Ok(())
     }
 
-    /// Removes the staging file and fsyncs the directory.
+    /// Removes the staging file. A removal lost in a power cut leaves a staging file, which
+    /// [`cleanup_staging`] removes at the next start, so the directory is not fsynced here.
     fn discard(&mut self) -> Result<(), DeliveryError> {
         unlinkat(
             self.folder.fd(),
@@ -292,7 +311,7 @@ impl StagedFile {
         )
         .map_err(|errno| DeliveryError::from_io("remove", &self.path(), errno.into()))?;
         self.pending = false;
-        self.folder.sync()
+        Ok(())
     }
 
     /// Tells whether `name` in the folder is a regular file with exactly the
@@ -408,6 +427,12 @@ fn link_noreplace_at(
     linkat(from_dir, from, to_dir, to, AtFlags::empty())?;
     unlinkat(from_dir, from, UnlinkatFlags::NoRemoveDir)?;
     Ok(())
+}
+
+/// Fsyncs the folder at `dir`, reached by path (following links, as
+/// [`Folder::open`]), so the names created or renamed in it survive a power cut.
+pub fn fsync_dir(dir: &Path) -> Result<(), DeliveryError> {
+    Folder::open(dir)?.sync()
 }
 
 /// Opens `base` (following links, as [`Folder::open`]) and then each of

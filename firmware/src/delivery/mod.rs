@@ -32,7 +32,9 @@
 //!
 //! NOTE: if the medical record software imports and removes a file after it was
 //! written but before the store recorded the delivery, a delivery repeated after
-//! a crash writes it again. That window is one SQLite commit long.
+//! a crash writes it again. The fetcher records deliveries in batches, so that
+//! window lasts from the file's rename until its batch is committed (at most
+//! about a second, see [`crate::fetcher`]).
 //!
 //! This module does not touch the store; the caller records the returned
 //! [`FileRecord`]s with [`crate::store::Store::mark_delivered`].
@@ -45,6 +47,7 @@ pub mod profile;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeSet;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -254,11 +257,28 @@ impl Share {
 
     /// Delivers every part of `message` into `doctor_folder` and returns one
     /// record per part, in part order. Safe to repeat: parts already on the
-    /// share are recognised and not written twice.
+    /// share are recognised and not written twice. On return every file is
+    /// durable under its final name.
     pub fn deliver(
         &self,
         doctor_folder: &str,
         message: &Outgoing<'_>,
+    ) -> Result<Vec<DeliveredFile>, DeliveryError> {
+        let mut folders = UnsyncedFolders::default();
+        let delivered = self.deliver_unsynced(doctor_folder, message, &mut folders)?;
+        folders.sync()?;
+        Ok(delivered)
+    }
+
+    /// Does what [`Share::deliver`] does, except that the folders the files were placed in are
+    /// added to `folders` instead of being fsynced. The files' bytes are durable on return;
+    /// their names only after [`UnsyncedFolders::sync`]. On an error, `folders` still lists the
+    /// folders of the parts placed before it.
+    pub fn deliver_unsynced(
+        &self,
+        doctor_folder: &str,
+        message: &Outgoing<'_>,
+        folders: &mut UnsyncedFolders,
     ) -> Result<Vec<DeliveredFile>, DeliveryError> {
         if !is_safe_name(doctor_folder, MAX_NAME_BYTES) {
             return Err(DeliveryError::UnsafeFolder {
@@ -275,7 +295,7 @@ impl Share {
         let mut delivered = Vec::with_capacity(message.parts.len());
         for (index, part) in message.parts.iter().enumerate() {
             let part_index = u32::try_from(index + 1).unwrap_or(u32::MAX);
-            delivered.push(self.deliver_part(doctor_folder, message, part, part_index)?);
+            delivered.push(self.deliver_part(doctor_folder, message, part, part_index, folders)?);
         }
         tracing::info!(
             message_id = message.message_id,
@@ -301,18 +321,20 @@ impl Share {
         message: &Outgoing<'_>,
         part: &Part<'_>,
         part_index: u32,
+        folders: &mut UnsyncedFolders,
     ) -> Result<DeliveredFile, DeliveryError> {
         let detection = detect::detect(part.bytes);
         let route = self.profile.route(detection.format);
         let mut components = vec![doctor_folder];
         components.extend(route.folder.iter().map(String::as_str));
         let dir = atomic::ensure_dirs(&self.root, &components)?;
+        folders.add(dir.path());
 
         let name = self.document_name(message, part, part_index, &detection, route);
         let staged = atomic::stage_in(&dir, part.bytes)?;
         let sha256 = staged.sha256_hex();
         let size_bytes = staged.size();
-        let placement = staged.place(&name)?;
+        let placement = staged.place_unsynced(&name)?;
         let final_name = placement.name().to_owned();
 
         if self.profile.sidecars {
@@ -393,5 +415,42 @@ fn write_sidecar(
     })?;
     json.push(b'\n');
 
-    atomic::stage_in(dir, &json)?.replace(&name)
+    atomic::stage_in(dir, &json)?.replace_unsynced(&name)
+}
+
+/// Folders that received new file names since their last `fsync`. Until they are fsynced, a
+/// power cut may undo those names (never the bytes of a file under its final name).
+///
+/// NOTE: the folders are fsynced by path, after the fact. If someone replaced one with a
+/// symbolic link meanwhile, the link's target gets the `fsync`; that writes nothing, but the
+/// names placed in the moved folder may not survive a power cut.
+#[derive(Debug, Default)]
+pub struct UnsyncedFolders(BTreeSet<PathBuf>);
+
+impl UnsyncedFolders {
+    fn add(&mut self, dir: &Path) {
+        if !self.0.contains(dir) {
+            self.0.insert(dir.to_owned());
+        }
+    }
+
+    /// Adds every folder of `other`.
+    pub fn append(&mut self, other: &mut UnsyncedFolders) {
+        self.0.append(&mut other.0);
+    }
+
+    /// Tells whether no folder waits for an `fsync`.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Fsyncs every folder, so that the names placed in them survive a power cut. A folder that
+    /// fails stays listed.
+    pub fn sync(&mut self) -> Result<(), DeliveryError> {
+        while let Some(dir) = self.0.first() {
+            atomic::fsync_dir(dir)?;
+            self.0.pop_first();
+        }
+        Ok(())
+    }
 }

@@ -784,3 +784,54 @@ fn delivery_then_store_round_trip() {
         first
     );
 }
+
+#[test]
+fn deliver_unsynced_lists_folders() {
+    let root = tempfile::tempdir().unwrap();
+    let lab = fixture("medidoc-lab-two-patients.lab");
+    let pdf = fixture("letter.pdf");
+    let message = outgoing(
+        "7000127",
+        vec![
+            part("lab.txt", "text/plain", &lab),
+            part("letter.pdf", "application/pdf", &pdf),
+        ],
+    );
+    let share = share(root.path());
+    let mut folders = UnsyncedFolders::default();
+
+    let delivered = share
+        .deliver_unsynced(DOCTOR, &message, &mut folders)
+        .unwrap();
+
+    let mut expected: Vec<PathBuf> = delivered
+        .iter()
+        .map(|file| {
+            root.path()
+                .join(&file.record.path)
+                .parent()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    expected.sort();
+    expected.dedup();
+    assert_eq!(folders.0.iter().cloned().collect::<Vec<_>>(), expected);
+    for file in &delivered {
+        assert!(root.path().join(&file.record.path).is_file(), "{file:?}");
+    }
+    folders.sync().unwrap();
+    assert!(folders.is_empty());
+}
+
+#[test]
+fn unsynced_folder_that_fails_stays_listed() {
+    let root = tempfile::tempdir().unwrap();
+    let gone = root.path().join("gone");
+    let mut folders = UnsyncedFolders::default();
+    folders.add(&gone);
+
+    let err = folders.sync().unwrap_err();
+    assert!(err.to_string().contains("gone"), "{err}");
+    assert!(!folders.is_empty());
+}

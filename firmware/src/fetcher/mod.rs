@@ -5,21 +5,28 @@
 //!
 //! 1. Get a token (from the cache) and list INBOX ([`EhboxClient::list_all`]).
 //! 2. Oldest first, for each MessageId not yet delivered: download it (`getFullMessage`), unseal
-//!    every sealed field ([`open`]), record it ([`Store::record_fetched`]), write its parts to the
-//!    share ([`Share::deliver`]) and record the delivery ([`Store::mark_delivered`]).
-//!    ACKNOWLEDGMENT, ERROR and NEWS messages are recorded as delivered with no file: they carry
-//!    a status for the sender or a notice, not a document for the medical record software.
-//! 3. Only then, if the principal's move-to-bin policy is on, move the delivered messages to BININBOX in
-//!    batches of at most 100 ([`Store::mark_moved_to_bin`]).
+//!    every sealed field ([`open`]) and write its parts to the share ([`Share::deliver_unsynced`]).
+//!    ACKNOWLEDGMENT, ERROR and NEWS messages get no file: they carry a status for the sender or
+//!    a notice, not a document for the medical record software. The next download runs while a
+//!    message is delivered, at most [`PREFETCH`] messages ahead, one call at a time.
+//! 3. Every [`BATCH_MAX`] messages, or when a batch is [`BATCH_MAX_AGE`] old, fsync the folders
+//!    that received files, then record the batch in one store transaction
+//!    ([`Store::record_outcomes`]): each message as fetched and then delivered or held.
+//! 4. Only then, if the principal's move-to-bin policy is on, move the delivered messages to
+//!    BININBOX in batches of at most 100, each recorded in one transaction
+//!    ([`Store::mark_all_moved_to_bin`]).
 //!
 //! # Crash safety
 //!
 //! Every step is keyed by (principal, MessageId) and can be repeated: the store ignores a repeated
 //! transition, the share recognises a file it already contains (its name depends only on the
 //! message), and a move repeated after a lost reply finds the message gone and counts it as moved.
-//! A message leaves INBOX only after its row says `delivered`, which is committed only after its
-//! files are durable. So a kill at any instant, followed by a restart, delivers each message
-//! exactly once.
+//! A message leaves INBOX only after its row is in state `delivered`. That row is committed only after
+//! its files are durable: each file is fsynced before its rename, and its folder is fsynced after
+//! the rename and before the commit of its batch. A kill before that commit loses the batch's
+//! rows but not its messages, which are still in INBOX: the next run downloads them again, finds
+//! their files already on the share and records them. So a kill at any instant, followed by a
+//! restart, delivers each message exactly once.
 //!
 //! Message bytes are not kept by the box: until a message is delivered, the eHealthBox is the
 //! buffer, and a restart downloads it again. The exception is a message held because it cannot be
@@ -40,6 +47,7 @@
 
 pub mod credentials;
 pub mod open;
+mod pipeline;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -50,7 +58,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 
-use crate::delivery::{DeliveryError, Outgoing, Part, Share};
+use crate::delivery::{DeliveryError, Share};
 use crate::ehealth::clock::Clock;
 use crate::ehealth::ehbox::{EhboxClient, FullMessage, MessageSummary, RetryPolicy, Source};
 use crate::ehealth::endpoints::Endpoints;
@@ -61,11 +69,13 @@ use crate::ehealth::transport::SoapTransport;
 use crate::ehealth::unseal::UnsealPolicy;
 use crate::scheduler::shutdown::Shutdown;
 use crate::store::{
-    DeliveryState, FetchedMessage, FileRecord, MessageFlags, MessageKind, MessageRecord, Principal,
-    PrincipalId, RunCounts, RunId, RunOutcome, Store, StoreError, StoreHandle,
+    DeliveryState, FetchedMessage, MessageFlags, MessageRecord, Principal, PrincipalId, RunCounts,
+    RunId, RunOutcome, Store, StoreError, StoreHandle,
 };
 use credentials::{CredentialError, Credentials};
 use open::OpenedMessage;
+use pipeline::Queued;
+pub use pipeline::{BATCH_MAX, BATCH_MAX_AGE, PREFETCH};
 
 /// The most MessageIds one `moveMessage` call may carry.
 pub const MOVE_BATCH: usize = 100;
@@ -261,15 +271,6 @@ pub async fn fetch_principal_until<T: SoapTransport>(
     }
 }
 
-/// The outcome of one listed message.
-enum Handled {
-    Delivered,
-    RecordedWithoutFile,
-    Held,
-    /// Held because the share failed; the run stops delivering.
-    ShareFailed(DeliveryError),
-}
-
 struct Run<'a, T> {
     ctx: &'a FetchContext<T>,
     principal: &'a Principal,
@@ -345,34 +346,23 @@ impl<T: SoapTransport> Run<'_, T> {
         known: &HashMap<String, MessageRecord>,
         report: &mut RunReport,
     ) -> Result<Option<DeliveryError>, FetchError> {
+        let mut queue = Vec::new();
         // The platform lists the newest message first.
         for summary in listing.iter().rev() {
             let record = known.get(&summary.message_id);
-            if !self.needs_delivery(record) {
-                if record.is_some_and(|r| r.state == DeliveryState::Held) {
-                    report.held += 1;
-                }
-                continue;
-            }
-            if self.stop.is_triggered() {
-                report.stopped = true;
-                return Ok(None);
-            }
-
-            if record.is_none() {
-                report.new += 1;
-            }
-            match self.handle(client, keystore, summary).await? {
-                Handled::Delivered => report.delivered += 1,
-                Handled::RecordedWithoutFile => report.recorded_without_file += 1,
-                Handled::Held => report.held += 1,
-                Handled::ShareFailed(error) => {
-                    report.held += 1;
-                    return Ok(Some(error));
-                }
+            if self.needs_delivery(record) {
+                queue.push(Queued {
+                    summary,
+                    new: record.is_none(),
+                });
+            } else if record.is_some_and(|r| r.state == DeliveryState::Held) {
+                report.held += 1;
             }
         }
-        Ok(None)
+        if queue.is_empty() {
+            return Ok(None);
+        }
+        self.deliver_queue(client, keystore, &queue, report).await
     }
 
     /// Tells whether a listed message must be (re)processed: unknown, recorded but not
@@ -386,82 +376,6 @@ impl<T: SoapTransport> Run<'_, T> {
             DeliveryState::Held => record.retry_at.is_some_and(|at| at <= self.now),
             DeliveryState::Delivered | DeliveryState::MovedToBin => false,
         }
-    }
-
-    async fn handle<U: SoapTransport>(
-        &self,
-        client: &EhboxClient<'_, U>,
-        keystore: &Arc<EhealthKeystore>,
-        summary: &MessageSummary,
-    ) -> Result<Handled, FetchError> {
-        let message_id = summary.message_id.as_str();
-        let full = match client.get_full_message(message_id).await {
-            Ok(full) => full,
-            Err(
-                error @ (EhealthError::MalformedReply { .. } | EhealthError::BugInRequest { .. }),
-            ) => {
-                let retry_at = self.later(self.ctx.options.download_retry_after);
-                let problem = format!("cannot download the message: {error}");
-                self.record_summary(summary).await?;
-                self.hold(message_id, problem, Some(retry_at)).await?;
-                return Ok(Handled::Held);
-            }
-            Err(error) => return Err(error.into()),
-        };
-
-        let opened = self.open(keystore, &full).await?;
-        let fetched = self.fetched_message(summary, &full, &opened);
-        let kind = fetched.kind;
-        with_store(&self.ctx.store, {
-            let now = self.ctx.clock.now();
-            move |store| store.record_fetched(&fetched, now)
-        })
-        .await?;
-
-        if let Some(problem) = &opened.problem {
-            self.keep_raw(&full).await;
-            let retry_at = problem
-                .retry
-                .then(|| self.later(self.ctx.options.download_retry_after));
-            self.hold(message_id, problem.reason.clone(), retry_at)
-                .await?;
-            return Ok(Handled::Held);
-        }
-        if kind != MessageKind::Document {
-            log_notice(self.principal.id, &full);
-            self.mark_delivered(message_id, Vec::new()).await?;
-            return Ok(Handled::RecordedWithoutFile);
-        }
-
-        match self.deliver(summary, &full, opened).await? {
-            Ok(files) => {
-                self.mark_delivered(message_id, files).await?;
-                Ok(Handled::Delivered)
-            }
-            Err(error) if error.is_retryable() => {
-                let retry_at = self.later(self.ctx.options.share_retry_after);
-                self.hold(message_id, error.to_string(), Some(retry_at))
-                    .await?;
-                Ok(Handled::ShareFailed(error))
-            }
-            Err(error) => {
-                self.hold(message_id, error.to_string(), None).await?;
-                Ok(Handled::Held)
-            }
-        }
-    }
-
-    async fn open(
-        &self,
-        keystore: &Arc<EhealthKeystore>,
-        full: &FullMessage,
-    ) -> Result<OpenedMessage, FetchError> {
-        let keystore = Arc::clone(keystore);
-        let full = full.clone();
-        let policy = self.ctx.options.unseal.clone();
-        tokio::task::spawn_blocking(move || open::open_message(&full, &keystore, &policy))
-            .await
-            .map_err(|error| FetchError::Task(error.to_string()))
     }
 
     fn fetched_message(
@@ -508,93 +422,6 @@ impl<T: SoapTransport> Run<'_, T> {
         }
     }
 
-    async fn record_summary(&self, summary: &MessageSummary) -> Result<(), FetchError> {
-        let fetched = self.summary_facts(summary);
-        let now = self.ctx.clock.now();
-        with_store(&self.ctx.store, move |store| {
-            store.record_fetched(&fetched, now)
-        })
-        .await?;
-        Ok(())
-    }
-
-    /// Writes the parts to the doctor's folder. The outer error is the task's, the inner the
-    /// share's.
-    async fn deliver(
-        &self,
-        summary: &MessageSummary,
-        full: &FullMessage,
-        opened: OpenedMessage,
-    ) -> Result<Result<Vec<FileRecord>, DeliveryError>, FetchError> {
-        let share = Arc::clone(&self.ctx.share);
-        let folder = self.principal.share_folder.clone();
-        let message_id = full.message_id.clone();
-        let sender_id = full.sender.id.clone();
-        let sender_name = full.sender.display_name();
-        let title = opened.parts.first().and_then(|part| part.title.clone());
-        let published_at = self.summary_facts(summary).published_at;
-
-        let task = move || {
-            let parts = opened
-                .parts
-                .iter()
-                .map(|part| Part {
-                    original_name: part.file_name.as_deref(),
-                    mime_type: part.mime_type.as_deref(),
-                    bytes: &part.bytes,
-                })
-                .collect();
-            let outgoing = Outgoing {
-                message_id: &message_id,
-                kind: opened.kind,
-                sender_id: Some(&sender_id),
-                sender_name: Some(&sender_name),
-                title: title.as_deref(),
-                patient_insz: opened.patient_insz.as_deref(),
-                published_at,
-                parts,
-            };
-            share
-                .deliver(&folder, &outgoing)
-                .map(|files| files.into_iter().map(|file| file.record).collect())
-        };
-        tokio::task::spawn_blocking(task)
-            .await
-            .map_err(|error| FetchError::Task(error.to_string()))
-    }
-
-    async fn mark_delivered(
-        &self,
-        message_id: &str,
-        files: Vec<FileRecord>,
-    ) -> Result<(), FetchError> {
-        let id = self.principal.id;
-        let message_id = message_id.to_owned();
-        let now = self.ctx.clock.now();
-        with_store(&self.ctx.store, move |store| {
-            store.mark_delivered(id, &message_id, &files, now)
-        })
-        .await
-    }
-
-    async fn hold(
-        &self,
-        message_id: &str,
-        reason: String,
-        retry_at: Option<Timestamp>,
-    ) -> Result<(), FetchError> {
-        tracing::warn!(
-            principal = %self.principal.id, message_id, reason, ?retry_at, "message held"
-        );
-        let id = self.principal.id;
-        let message_id = message_id.to_owned();
-        let now = self.ctx.clock.now();
-        with_store(&self.ctx.store, move |store| {
-            store.hold(id, &message_id, &reason, retry_at, now)
-        })
-        .await
-    }
-
     /// Writes the raw envelope of a held message to the held folder. A failure is logged: the
     /// message itself stays in the eHealthBox either way.
     async fn keep_raw(&self, full: &FullMessage) {
@@ -627,12 +454,10 @@ impl<T: SoapTransport> Run<'_, T> {
             return Ok(());
         }
         let id = self.principal.id;
-        let pending = with_store(&self.ctx.store, move |store| store.pending_move()).await?;
-        let ids: Vec<String> = pending
-            .into_iter()
-            .filter(|record| record.principal == id)
-            .map(|record| record.message_id)
-            .collect();
+        let ids = with_store(&self.ctx.store, move |store| {
+            store.delivered_message_ids(id)
+        })
+        .await?;
 
         for batch in ids.chunks(MOVE_BATCH) {
             if self.stop.is_triggered() {
@@ -647,10 +472,7 @@ impl<T: SoapTransport> Run<'_, T> {
             report.moved += u32::try_from(done.len()).unwrap_or(u32::MAX);
             let now = self.ctx.clock.now();
             with_store(&self.ctx.store, move |store| {
-                for message_id in &done {
-                    store.mark_moved_to_bin(id, message_id, now)?;
-                }
-                Ok(())
+                store.mark_all_moved_to_bin(id, &done, now)
             })
             .await?;
             tracing::info!(principal = %id, messages = batch.len(), "messages moved to the bin");

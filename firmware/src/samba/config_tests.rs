@@ -327,6 +327,102 @@ fn standalone() -> StandaloneConfig {
     StandaloneConfig {
         samba,
         runtime_dir: PathBuf::from("/tmp/pbx-test/run"),
+        include: None,
+    }
+}
+
+#[test]
+fn standalone_includes_fragment_in_globals() {
+    let mut config = standalone();
+    config.include = Some(PathBuf::from("/tmp/pbx-test/shares.conf"));
+    let text = config.render().unwrap();
+    let include = text
+        .find("\tinclude = /tmp/pbx-test/shares.conf\n")
+        .unwrap();
+    let first_share = text.find("[janssens]").unwrap();
+    assert!(include < first_share, "{text}");
+}
+
+#[test]
+fn standalone_rejects_unsafe_include() {
+    let mut config = standalone();
+    config.include = Some(PathBuf::from("/tmp/%U.conf"));
+    assert!(matches!(
+        config.render(),
+        Err(ConfigError::UnsafePathCharacter { character: '%', .. })
+    ));
+}
+
+#[test]
+fn fragment_renders_shares_only() {
+    let text = sample().render_fragment().unwrap();
+    assert!(
+        text.starts_with(&format!("# {FRAGMENT_HEADER}\n\n[janssens]\n")),
+        "{text}"
+    );
+    assert!(!text.contains("[global]"));
+    assert!(!text.contains("interfaces"));
+    let box_text = sample().render_box().unwrap();
+    let shares = &box_text[box_text.find("[janssens]").unwrap()..];
+    assert!(text.ends_with(shares), "{text}");
+}
+
+#[test]
+fn fragment_ignores_interfaces_and_port() {
+    let mut config = sample();
+    config.interfaces = Vec::new();
+    config.port = 0;
+    assert!(config.render_fragment().is_ok());
+    assert_eq!(config.render_box(), Err(ConfigError::NoInterfaces));
+}
+
+#[test]
+fn fragment_checks_shares() {
+    let mut config = sample();
+    config.doctor_shares[1].path = PathBuf::from("/etc/samba");
+    assert!(matches!(
+        config.render_fragment(),
+        Err(ConfigError::ShareOutsideRoot { .. })
+    ));
+}
+
+/// Returns the `key = value` pairs of the `[global]` section of smb.conf text.
+fn global_settings(text: &str) -> Vec<(String, String)> {
+    let mut in_global = false;
+    let mut settings = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('#') {
+            continue;
+        }
+        if line.starts_with('[') {
+            in_global = line == "[global]";
+        } else if in_global && let Some((key, value)) = line.split_once('=') {
+            settings.push((key.trim().to_owned(), value.trim().to_owned()));
+        }
+    }
+    settings
+}
+
+#[test]
+fn shipped_globals_match_renderer() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../image/package/etc/samba/practicebox.conf");
+    let shipped = std::fs::read_to_string(&path).unwrap();
+    let shipped = global_settings(&shipped);
+    let mut config = sample();
+    config.interfaces = vec!["eth0".to_owned()];
+
+    let rendered = global_settings(&config.render_box().unwrap());
+
+    assert!(rendered.len() > 20, "{rendered:?}");
+    for (key, value) in rendered {
+        let found = shipped.iter().find(|(shipped_key, _)| *shipped_key == key);
+        assert_eq!(
+            found.map(|(_, v)| v.as_str()),
+            Some(value.as_str()),
+            "{key} in {}",
+            path.display()
+        );
     }
 }
 

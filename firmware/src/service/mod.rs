@@ -1,8 +1,9 @@
 //! `practicebox run` and `practicebox status`: the service wired from its configuration.
 //!
 //! [`run`] opens the store, tidies what a crash left (runs still marked running, staging files
-//! on the share), adds the configured principals to the store, then starts the status consumer
-//! and the scheduler, and waits for the stop signal. On stop, every principal task finishes its
+//! on the share), adds the configured principals to the store, then starts the status consumer,
+//! writes the Samba shares when the configuration has a `[samba]` table ([`shares`]), starts
+//! the scheduler, and waits for the stop signal. On stop, every principal task finishes its
 //! current step, the status file gets its last state, and `run` returns.
 
 use std::sync::Arc;
@@ -26,6 +27,7 @@ use crate::store::{Store, StoreHandle};
 
 pub mod command;
 pub mod notify;
+pub mod shares;
 
 /// The actor name of the service in the audit log.
 const ACTOR: &str = "service";
@@ -82,13 +84,15 @@ pub async fn run(config: &ServiceConfig, shutdown: Shutdown) -> anyhow::Result<(
         status_stop.signal(),
     ));
 
+    let principals = StorePrincipals { store, credentials };
+    let source = shares::principal_source(config, principals, &status, clock.now()).await?;
     let scheduler = Scheduler {
         config: SchedulerConfig {
             interval: config.fetch_interval,
             ..SchedulerConfig::default()
         },
         job: Arc::new(context),
-        source: Arc::new(StorePrincipals { store, credentials }),
+        source,
         clock,
         rng: Box::new(rand::rngs::StdRng::from_rng(&mut rand::rng())),
         status,

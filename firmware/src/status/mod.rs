@@ -2,10 +2,11 @@
 //!
 //! The scheduler publishes a [`StatusEvent`] on a tokio broadcast channel for every state change:
 //! a principal added or removed, a fetch started, a fetch that succeeded or failed, something that
-//! ends soon. The consumer task ([`task::run`]) folds the events into a [`StatusSnapshot`] (per
-//! principal: name, new today, last successful fetch, current problem; the platform's
-//! reachability; the LED state), logs each change, and writes the snapshot as JSON for
-//! `practicebox status` and the panel.
+//! ends soon. The service adds the state of the Samba shares. The consumer task ([`task::run`])
+//! folds the events into a [`StatusSnapshot`]. The snapshot has per principal the name, new
+//! today, last successful fetch and current problem, and for the box the platform's
+//! reachability, a shares problem and the LED state. The task logs each change and writes the
+//! snapshot as JSON for `practicebox status` and the panel.
 //!
 //! # Layout
 //! - [`snapshot`]: the snapshot, the LED rules and the one-line summaries.
@@ -81,18 +82,29 @@ pub enum StatusEvent {
         what: Attention,
         date: Timestamp,
     },
+    /// The Samba shares lag behind the principals: the fragment could not be written, a
+    /// doctor's folder could not be shared, or smbd could not be reloaded. Fetching goes on.
+    SharesProblem {
+        /// The problem in plain words, with what to do.
+        reason: String,
+        /// When the shares began to lag.
+        since: Timestamp,
+    },
+    /// The Samba shares match the principals again.
+    SharesOk,
 }
 
 impl StatusEvent {
-    /// Returns the principal the event is about.
-    pub fn principal(&self) -> PrincipalId {
+    /// Returns the principal the event is about, or `None` for an event about the whole box.
+    pub fn principal(&self) -> Option<PrincipalId> {
         match self {
             Self::PrincipalAdded { principal, .. }
             | Self::PrincipalRemoved { principal }
             | Self::Fetching { principal }
             | Self::Ok { principal, .. }
             | Self::Error { principal, .. }
-            | Self::AttentionSoon { principal, .. } => *principal,
+            | Self::AttentionSoon { principal, .. } => Some(*principal),
+            Self::SharesProblem { .. } | Self::SharesOk => None,
         }
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! LED rules, first match wins:
 //! 1. red: a box cannot be fetched (its last run failed), or the platform is unreachable;
-//! 2. amber blinking: a fetch is under way, something ends within 30 days, or a box has not been
-//!    fetched within its interval yet (just started, or overdue);
+//! 2. amber blinking: a fetch is under way, something ends within 30 days, a box has not been
+//!    fetched within its interval yet (just started, or overdue), or the Samba shares lag behind
+//!    the principals;
 //! 3. green: every box was fetched within its interval;
 //! 4. off: no box to fetch.
 //!
@@ -42,6 +43,13 @@ pub struct CurrentProblem {
     pub since: Timestamp,
 }
 
+/// A problem of the Samba shares, such as a failed reload of smbd.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharesProblem {
+    pub reason: String,
+    pub since: Timestamp,
+}
+
 /// The state of one principal's eHealthBox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrincipalStatus {
@@ -71,6 +79,9 @@ pub struct StatusSnapshot {
     /// When every box began failing because the platform cannot be reached. `None` while the
     /// platform responds.
     pub unreachable_since: Option<Timestamp>,
+    /// The reason the Samba shares lag behind the principals, when they do.
+    #[serde(default)]
+    pub shares_problem: Option<SharesProblem>,
     pub led: Led,
 }
 
@@ -81,6 +92,7 @@ impl StatusSnapshot {
             time_zone: time_zone.iana_name().unwrap_or("UTC").to_owned(),
             principals: Vec::new(),
             unreachable_since: None,
+            shares_problem: None,
             led: Led::Off,
         }
     }
@@ -145,6 +157,13 @@ impl StatusSnapshot {
                     .attention
                     .insert(attention_name(*what).to_owned(), *date);
             }
+            StatusEvent::SharesProblem { reason, since } => {
+                self.shares_problem = Some(SharesProblem {
+                    reason: reason.clone(),
+                    since: *since,
+                });
+            }
+            StatusEvent::SharesOk => self.shares_problem = None,
         }
         self.refresh(now);
     }
@@ -166,6 +185,14 @@ impl StatusSnapshot {
             .collect();
         if lines.is_empty() {
             lines.push("no eHealthBox to fetch: add the main doctor first".to_owned());
+        }
+        if let Some(problem) = &self.shares_problem {
+            let today = now.to_zoned_datetime(zone.clone()).date();
+            lines.push(format!(
+                "Samba shares: problem since {}: {}",
+                local_time(problem.since, &zone, today),
+                problem.reason
+            ));
         }
         lines
     }
@@ -247,7 +274,8 @@ pub fn derive_led(snapshot: &StatusSnapshot, now: Timestamp) -> Led {
     let overdue = principals
         .iter()
         .any(|status| !fetched_in_time(status, now));
-    if attention_soon || overdue || principals.iter().any(|status| status.fetching) {
+    let fetching = principals.iter().any(|status| status.fetching);
+    if attention_soon || overdue || fetching || snapshot.shares_problem.is_some() {
         return Led::AmberBlinking;
     }
     Led::Green
@@ -530,5 +558,65 @@ mod tests {
         let back: StatusSnapshot = serde_json::from_str(&json).unwrap();
         assert_eq!(back, snapshot);
         assert!(json.contains("\"led\":\"red\""));
+    }
+
+    fn fetched_both(snapshot: &mut StatusSnapshot) {
+        snapshot.apply(
+            &ok(A, 0, "2026-03-10T08:01:00Z"),
+            at("2026-03-10T08:01:00Z"),
+        );
+        snapshot.apply(
+            &ok(B, 0, "2026-03-10T08:01:00Z"),
+            at("2026-03-10T08:01:00Z"),
+        );
+    }
+
+    #[test]
+    fn shares_problem_turns_led_amber() {
+        let mut snapshot = snapshot_with_two();
+        fetched_both(&mut snapshot);
+        assert_eq!(snapshot.led, Led::Green);
+
+        let problem = StatusEvent::SharesProblem {
+            reason: "the Samba reload command failed".to_owned(),
+            since: at("2026-03-10T08:02:00Z"),
+        };
+        snapshot.apply(&problem, at("2026-03-10T08:02:00Z"));
+        assert_eq!(snapshot.led, Led::AmberBlinking);
+        let reason = snapshot.shares_problem.as_ref().map(|p| p.reason.as_str());
+        assert_eq!(reason, Some("the Samba reload command failed"));
+
+        snapshot.apply(&StatusEvent::SharesOk, at("2026-03-10T08:03:00Z"));
+        assert_eq!(snapshot.shares_problem, None);
+        assert_eq!(snapshot.led, Led::Green);
+    }
+
+    #[test]
+    fn shares_problem_gets_its_own_line() {
+        let mut snapshot = snapshot_with_two();
+        fetched_both(&mut snapshot);
+        let problem = StatusEvent::SharesProblem {
+            reason: "the Samba reload command failed".to_owned(),
+            since: at("2026-03-10T08:02:00Z"),
+        };
+        snapshot.apply(&problem, at("2026-03-10T08:02:00Z"));
+
+        let lines = snapshot.lines(at("2026-03-10T08:03:00Z"));
+
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert_eq!(
+            lines[2],
+            "Samba shares: problem since 09:02: the Samba reload command failed"
+        );
+        assert!(lines[0].ends_with(", ok"), "{lines:?}");
+    }
+
+    #[test]
+    fn snapshot_without_shares_problem_field_reads() {
+        let snapshot = snapshot_with_two();
+        let mut json: serde_json::Value = serde_json::to_value(&snapshot).unwrap();
+        json.as_object_mut().unwrap().remove("shares_problem");
+        let back: StatusSnapshot = serde_json::from_value(json).unwrap();
+        assert_eq!(back, snapshot);
     }
 }

@@ -87,6 +87,7 @@ fn snapshot_changed(before: &StatusSnapshot, after: &StatusSnapshot) -> bool {
     before.principals != after.principals
         || before.led != after.led
         || before.unreachable_since != after.unreachable_since
+        || before.shares_problem != after.shares_problem
 }
 
 fn publish(snapshot: &StatusSnapshot, outputs: &StatusOutputs) {
@@ -99,7 +100,10 @@ fn publish(snapshot: &StatusSnapshot, outputs: &StatusOutputs) {
 }
 
 fn log_event(event: &StatusEvent, before: &StatusSnapshot) {
-    let principal = event.principal();
+    let Some(principal) = event.principal() else {
+        log_box_event(event, before);
+        return;
+    };
     let previous = before
         .principals
         .iter()
@@ -145,6 +149,28 @@ fn log_event(event: &StatusEvent, before: &StatusSnapshot) {
         StatusEvent::AttentionSoon { what, date, .. } => {
             tracing::info!(%principal, ?what, %date, "attention needed soon");
         }
+        StatusEvent::SharesProblem { .. } | StatusEvent::SharesOk => {}
+    }
+}
+
+/// Logs the events about the whole box rather than one principal.
+fn log_box_event(event: &StatusEvent, before: &StatusSnapshot) {
+    match event {
+        StatusEvent::SharesProblem { reason, since } => {
+            let same = before
+                .shares_problem
+                .as_ref()
+                .is_some_and(|problem| problem.reason == *reason);
+            if same {
+                tracing::debug!(reason, "Samba shares still lagging");
+            } else {
+                tracing::warn!(%since, reason, "Samba shares lag behind the principals");
+            }
+        }
+        StatusEvent::SharesOk if before.shares_problem.is_some() => {
+            tracing::info!("Samba shares match the principals again; problem cleared");
+        }
+        _ => {}
     }
 }
 

@@ -10,6 +10,9 @@
 //! | [`Store::mark_delivered`]     | `fetched`, `held`        | `delivered`    |
 //! | [`Store::mark_moved_to_bin`]  | `delivered`              | `moved_to_bin` |
 //! | [`Store::hold`]               | `fetched`, `held`        | `held`         |
+//!
+//! [`Store::record_outcomes`] and [`Store::mark_all_moved_to_bin`] make the same transitions
+//! for several messages in one transaction, so that one commit covers a batch.
 
 use std::fmt;
 
@@ -167,6 +170,25 @@ pub struct MessageRecord {
     pub updated_at: Timestamp,
 }
 
+/// The result of handling a fetched message, for [`Store::record_outcomes`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every part is durable on the share (no part for a message without a document).
+    Delivered(Vec<FileRecord>),
+    /// Not delivered: the message stays in the eHealthBox inbox.
+    Held {
+        reason: String,
+        retry_at: Option<Timestamp>,
+    },
+}
+
+/// A fetched message and the result of handling it.
+#[derive(Debug, Clone)]
+pub struct MessageOutcome {
+    pub message: FetchedMessage,
+    pub outcome: Outcome,
+}
+
 /// The outcome of [`Store::record_fetched`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recorded {
@@ -194,29 +216,12 @@ impl Store {
         message: &FetchedMessage,
         now: Timestamp,
     ) -> Result<Recorded, StoreError> {
-        self.principal(message.principal)?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        if let Some(existing) = find(&tx, message.principal, &message.message_id)? {
-            return Ok(Recorded::AlreadyKnown(existing.record.state));
-        }
-
-        insert(&tx, message, now)?;
-        let event = AuditEvent {
-            actor: "fetcher",
-            action: "message.fetched",
-            principal: Some(message.principal),
-            detail: json!({
-                "message_id": message.message_id,
-                "kind": message.kind.as_sql(),
-                "sender_id": message.sender_id,
-                "size_bytes": message.size_bytes,
-            }),
-        };
-        audit::append_in(&tx, &event, now)?;
+        let recorded = record_fetched_in(&tx, message, now)?;
         tx.commit()?;
-        Ok(Recorded::New)
+        Ok(recorded)
     }
 
     /// Records that every part of a message is durable on the share.
@@ -235,29 +240,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let row = require(&tx, principal, message_id)?;
-        match row.record.state {
-            DeliveryState::Fetched | DeliveryState::Held => {}
-            DeliveryState::Delivered | DeliveryState::MovedToBin => {
-                return check_same_files(&row.record, files);
-            }
-        }
-
-        tx.execute(
-            "UPDATE messages SET state = 'delivered', held_reason = NULL, retry_at = NULL, \
-             delivered_at = ?1, updated_at = ?1 WHERE id = ?2",
-            params![to_sql(now), row.row_id],
-        )?;
-        insert_files(&tx, row.row_id, files)?;
-
-        let paths: Vec<&str> = files.iter().map(|file| file.path.as_str()).collect();
-        let event = AuditEvent {
-            actor: "delivery",
-            action: "message.delivered",
-            principal: Some(principal),
-            detail: json!({ "message_id": message_id, "paths": paths }),
-        };
-        audit::append_in(&tx, &event, now)?;
+        mark_delivered_in(&tx, principal, message_id, files, now)?;
         tx.commit()?;
         Ok(())
     }
@@ -269,35 +252,23 @@ impl Store {
         message_id: &str,
         now: Timestamp,
     ) -> Result<(), StoreError> {
+        self.mark_all_moved_to_bin(principal, &[message_id], now)
+    }
+
+    /// Records that several delivered messages were moved to the eHealthBox bin, in one
+    /// transaction: either every one is recorded or, on an error, none.
+    pub fn mark_all_moved_to_bin<S: AsRef<str>>(
+        &mut self,
+        principal: PrincipalId,
+        message_ids: &[S],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let row = require(&tx, principal, message_id)?;
-        match row.record.state {
-            DeliveryState::Delivered => {}
-            DeliveryState::MovedToBin => return Ok(()),
-            from @ (DeliveryState::Fetched | DeliveryState::Held) => {
-                return Err(invalid(
-                    principal,
-                    message_id,
-                    from,
-                    DeliveryState::MovedToBin,
-                ));
-            }
+        for message_id in message_ids {
+            mark_moved_in(&tx, principal, message_id.as_ref(), now)?;
         }
-
-        tx.execute(
-            "UPDATE messages SET state = 'moved_to_bin', moved_at = ?1, updated_at = ?1 \
-             WHERE id = ?2",
-            params![to_sql(now), row.row_id],
-        )?;
-        let event = AuditEvent {
-            actor: "fetcher",
-            action: "message.moved_to_bin",
-            principal: Some(principal),
-            detail: json!({ "message_id": message_id }),
-        };
-        audit::append_in(&tx, &event, now)?;
         tx.commit()?;
         Ok(())
     }
@@ -318,27 +289,44 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let row = require(&tx, principal, message_id)?;
-        if let from @ (DeliveryState::Delivered | DeliveryState::MovedToBin) = row.record.state {
-            return Err(invalid(principal, message_id, from, DeliveryState::Held));
-        }
+        hold_in(&tx, principal, message_id, reason, retry_at, now)?;
+        tx.commit()?;
+        Ok(())
+    }
 
-        tx.execute(
-            "UPDATE messages SET state = 'held', held_reason = ?1, error = ?1, retry_at = ?2, \
-             attempts = attempts + 1, updated_at = ?3 WHERE id = ?4",
-            params![reason, retry_at.map(to_sql), to_sql(now), row.row_id],
-        )?;
-        let event = AuditEvent {
-            actor: "delivery",
-            action: "message.held",
-            principal: Some(principal),
-            detail: json!({
-                "message_id": message_id,
-                "reason": reason,
-                "retry_at": retry_at.map(to_sql),
-            }),
-        };
-        audit::append_in(&tx, &event, now)?;
+    /// Records several fetched messages and the result of handling each, in one transaction.
+    ///
+    /// For each entry this is [`Store::record_fetched`] followed by [`Store::mark_delivered`] or
+    /// [`Store::hold`], with the same rules and audit entries. One commit (one `fsync` of the
+    /// log) covers them all, so the caller must have made every delivered file durable before
+    /// the call. On an error nothing of the batch is recorded.
+    pub fn record_outcomes(
+        &mut self,
+        outcomes: &[MessageOutcome],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for entry in outcomes {
+            let message = &entry.message;
+            record_fetched_in(&tx, message, now)?;
+            match &entry.outcome {
+                Outcome::Delivered(files) => {
+                    mark_delivered_in(&tx, message.principal, &message.message_id, files, now)?;
+                }
+                Outcome::Held { reason, retry_at } => {
+                    hold_in(
+                        &tx,
+                        message.principal,
+                        &message.message_id,
+                        reason,
+                        *retry_at,
+                        now,
+                    )?;
+                }
+            }
+        }
         tx.commit()?;
         Ok(())
     }
@@ -380,6 +368,19 @@ impl Store {
         self.query_messages(&sql, [])
     }
 
+    /// Lists the MessageIds of `principal`'s messages in state `delivered` (not yet moved to the
+    /// bin), oldest delivery first. Unlike [`Store::pending_move`], ignores the move-to-bin policy.
+    pub fn delivered_message_ids(&self, principal: PrincipalId) -> Result<Vec<String>, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT message_id FROM messages WHERE principal_id = ?1 AND state = 'delivered' \
+             ORDER BY delivered_at, id",
+        )?;
+        let ids = statement
+            .query_map([principal.0], |row| row.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        Ok(ids)
+    }
+
     fn query_messages(
         &self,
         sql: &str,
@@ -395,39 +396,179 @@ impl Store {
     }
 }
 
+/// Makes the transition of [`Store::record_fetched`] inside the caller's transaction.
+fn record_fetched_in(
+    tx: &Transaction<'_>,
+    message: &FetchedMessage,
+    now: Timestamp,
+) -> Result<Recorded, StoreError> {
+    let principal_known = tx
+        .prepare_cached("SELECT 1 FROM principals WHERE id = ?1")?
+        .exists([message.principal.0])?;
+    if !principal_known {
+        return Err(StoreError::UnknownPrincipal(message.principal));
+    }
+    if let Some(existing) = find(tx, message.principal, &message.message_id)? {
+        return Ok(Recorded::AlreadyKnown(existing.record.state));
+    }
+
+    insert(tx, message, now)?;
+    let event = AuditEvent {
+        actor: "fetcher",
+        action: "message.fetched",
+        principal: Some(message.principal),
+        detail: json!({
+            "message_id": message.message_id,
+            "kind": message.kind.as_sql(),
+            "sender_id": message.sender_id,
+            "size_bytes": message.size_bytes,
+        }),
+    };
+    audit::append_in(tx, &event, now)?;
+    Ok(Recorded::New)
+}
+
+/// Makes the transition of [`Store::mark_delivered`] inside the caller's transaction.
+fn mark_delivered_in(
+    tx: &Transaction<'_>,
+    principal: PrincipalId,
+    message_id: &str,
+    files: &[FileRecord],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let row = require(tx, principal, message_id)?;
+    match row.record.state {
+        DeliveryState::Fetched | DeliveryState::Held => {}
+        DeliveryState::Delivered | DeliveryState::MovedToBin => {
+            return check_same_files(&row.record, files);
+        }
+    }
+
+    tx.prepare_cached(
+        "UPDATE messages SET state = 'delivered', held_reason = NULL, retry_at = NULL, \
+         delivered_at = ?1, updated_at = ?1 WHERE id = ?2",
+    )?
+    .execute(params![to_sql(now), row.row_id])?;
+    insert_files(tx, row.row_id, files)?;
+
+    let paths: Vec<&str> = files.iter().map(|file| file.path.as_str()).collect();
+    let event = AuditEvent {
+        actor: "delivery",
+        action: "message.delivered",
+        principal: Some(principal),
+        detail: json!({ "message_id": message_id, "paths": paths }),
+    };
+    audit::append_in(tx, &event, now)?;
+    Ok(())
+}
+
+/// Makes the transition of [`Store::mark_moved_to_bin`] inside the caller's transaction.
+fn mark_moved_in(
+    tx: &Transaction<'_>,
+    principal: PrincipalId,
+    message_id: &str,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let row = require(tx, principal, message_id)?;
+    match row.record.state {
+        DeliveryState::Delivered => {}
+        DeliveryState::MovedToBin => return Ok(()),
+        from @ (DeliveryState::Fetched | DeliveryState::Held) => {
+            return Err(invalid(
+                principal,
+                message_id,
+                from,
+                DeliveryState::MovedToBin,
+            ));
+        }
+    }
+
+    tx.prepare_cached(
+        "UPDATE messages SET state = 'moved_to_bin', moved_at = ?1, updated_at = ?1 \
+         WHERE id = ?2",
+    )?
+    .execute(params![to_sql(now), row.row_id])?;
+    let event = AuditEvent {
+        actor: "fetcher",
+        action: "message.moved_to_bin",
+        principal: Some(principal),
+        detail: json!({ "message_id": message_id }),
+    };
+    audit::append_in(tx, &event, now)?;
+    Ok(())
+}
+
+/// Makes the transition of [`Store::hold`] inside the caller's transaction.
+fn hold_in(
+    tx: &Transaction<'_>,
+    principal: PrincipalId,
+    message_id: &str,
+    reason: &str,
+    retry_at: Option<Timestamp>,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let row = require(tx, principal, message_id)?;
+    if let from @ (DeliveryState::Delivered | DeliveryState::MovedToBin) = row.record.state {
+        return Err(invalid(principal, message_id, from, DeliveryState::Held));
+    }
+
+    tx.prepare_cached(
+        "UPDATE messages SET state = 'held', held_reason = ?1, error = ?1, retry_at = ?2, \
+         attempts = attempts + 1, updated_at = ?3 WHERE id = ?4",
+    )?
+    .execute(params![
+        reason,
+        retry_at.map(to_sql),
+        to_sql(now),
+        row.row_id
+    ])?;
+    let event = AuditEvent {
+        actor: "delivery",
+        action: "message.held",
+        principal: Some(principal),
+        detail: json!({
+            "message_id": message_id,
+            "reason": reason,
+            "retry_at": retry_at.map(to_sql),
+        }),
+    };
+    audit::append_in(tx, &event, now)?;
+    Ok(())
+}
+
 fn insert(
     tx: &Transaction<'_>,
     message: &FetchedMessage,
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let now = to_sql(now);
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO messages (principal_id, message_id, kind, sender_id, sender_name, \
          patient_insz, title, published_at, size_bytes, annex_count, state, \
          not_addressed_to_us, bad_signature, unsealed_ok, fetched_at, updated_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'fetched', ?11, ?12, ?13, ?14, ?14)",
-        params![
-            message.principal.0,
-            message.message_id,
-            message.kind.as_sql(),
-            message.sender_id,
-            message.sender_name,
-            message.patient_insz,
-            message.title,
-            message.published_at.map(to_sql),
-            sql_size(message.size_bytes),
-            message.annex_count,
-            message.flags.not_addressed_to_us,
-            message.flags.bad_signature,
-            message.flags.unsealed_ok,
-            now,
-        ],
-    )?;
+    )?
+    .execute(params![
+        message.principal.0,
+        message.message_id,
+        message.kind.as_sql(),
+        message.sender_id,
+        message.sender_name,
+        message.patient_insz,
+        message.title,
+        message.published_at.map(to_sql),
+        sql_size(message.size_bytes),
+        message.annex_count,
+        message.flags.not_addressed_to_us,
+        message.flags.bad_signature,
+        message.flags.unsealed_ok,
+        now,
+    ])?;
     Ok(())
 }
 
 fn insert_files(tx: &Transaction<'_>, row_id: i64, files: &[FileRecord]) -> Result<(), StoreError> {
-    let mut statement = tx.prepare(
+    let mut statement = tx.prepare_cached(
         "INSERT INTO delivered_files (message_row, part_index, path, sha256, size_bytes) \
          VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
@@ -481,7 +622,8 @@ fn find(
         "SELECT {MESSAGE_COLUMNS} FROM messages WHERE principal_id = ?1 AND message_id = ?2"
     );
     let row = conn
-        .query_row(&sql, params![principal.0, message_id], read_message_row)
+        .prepare_cached(&sql)?
+        .query_row(params![principal.0, message_id], read_message_row)
         .optional()?;
     row.map(|row| with_files(conn, row)).transpose()
 }

@@ -9,7 +9,8 @@
 //!
 //! Every message is keyed by (principal, MessageId) and moves through
 //! `fetched -> delivered -> moved_to_bin`, or to `held` with a reason when it
-//! cannot be delivered. Each transition is one transaction, and repeating a
+//! cannot be delivered. Each transition commits in its own transaction, or together
+//! with other messages' transitions through the batch methods. Repeating a
 //! transition that already happened is a no-op, so the fetcher can replay every
 //! step after a power cut. A message is only allowed into `moved_to_bin` from
 //! `delivered`, so the store itself refuses to let undelivered mail leave the
@@ -61,7 +62,8 @@ use rusqlite::Connection;
 
 pub use audit::{AuditEntry, AuditEvent, AuditVerification};
 pub use messages::{
-    DeliveryState, FetchedMessage, FileRecord, MessageFlags, MessageKind, MessageRecord, Recorded,
+    DeliveryState, FetchedMessage, FileRecord, MessageFlags, MessageKind, MessageOutcome,
+    MessageRecord, Outcome, Recorded,
 };
 pub use migrations::SCHEMA_VERSION;
 pub use principals::{

@@ -739,3 +739,101 @@ fn error_texts_name_value_and_fix() {
     );
     assert!(text.contains("check the share for a second copy"), "{text}");
 }
+
+#[test]
+fn record_outcomes_records_batch() {
+    let (_dir, mut store) = open_temp();
+    let (main, _, _) = with_mandate(&mut store);
+    let now = at("2024-03-15T10:00:00Z");
+    let rows_before = store.audit_entries().unwrap().len();
+    let files = vec![file(1, "Janssens/letters/a.txt")];
+    let retry_at = now + 1.minute();
+    let outcomes = [
+        MessageOutcome {
+            message: fetched(main, "M1"),
+            outcome: Outcome::Delivered(files.clone()),
+        },
+        MessageOutcome {
+            message: fetched(main, "M2"),
+            outcome: Outcome::Held {
+                reason: "share full".to_owned(),
+                retry_at: Some(retry_at),
+            },
+        },
+    ];
+
+    store.record_outcomes(&outcomes, now).unwrap();
+    store.record_outcomes(&outcomes[..1], now).unwrap();
+
+    let delivered = store.message(main, "M1").unwrap().unwrap();
+    assert_eq!(delivered.state, DeliveryState::Delivered);
+    assert_eq!(delivered.files, files);
+    let held = store.message(main, "M2").unwrap().unwrap();
+    assert_eq!(held.state, DeliveryState::Held);
+    assert_eq!(held.retry_at, Some(retry_at));
+    assert_eq!(held.attempts, 1);
+    // fetched + delivered, fetched + held; the repeated delivery adds nothing.
+    assert_eq!(store.audit_entries().unwrap().len(), rows_before + 4);
+}
+
+#[test]
+fn record_outcomes_all_or_nothing() {
+    let (_dir, mut store) = open_temp();
+    let (main, _, _) = with_mandate(&mut store);
+    let now = at("2024-03-15T10:00:00Z");
+    store.record_fetched(&fetched(main, "M1"), now).unwrap();
+    store
+        .mark_delivered(main, "M1", &[file(1, "a/x.txt")], now)
+        .unwrap();
+    let outcomes = [
+        MessageOutcome {
+            message: fetched(main, "M2"),
+            outcome: Outcome::Delivered(vec![file(1, "a/y.txt")]),
+        },
+        MessageOutcome {
+            message: fetched(main, "M1"),
+            outcome: Outcome::Delivered(vec![file(1, "a/x-2.txt")]),
+        },
+    ];
+
+    let err = store.record_outcomes(&outcomes, now).unwrap_err();
+    assert!(
+        matches!(err, StoreError::DeliveredElsewhere { .. }),
+        "{err}"
+    );
+    assert_eq!(store.message(main, "M2").unwrap(), None);
+}
+
+#[test]
+fn mark_all_moved_to_bin_all_or_nothing() {
+    let (_dir, mut store) = open_temp();
+    let (main, _, _) = with_mandate(&mut store);
+    let now = at("2024-03-15T10:00:00Z");
+    for message_id in ["M1", "M2", "M3"] {
+        store
+            .record_fetched(&fetched(main, message_id), now)
+            .unwrap();
+    }
+    for message_id in ["M1", "M2"] {
+        store
+            .mark_delivered(main, message_id, &[file(1, message_id)], now)
+            .unwrap();
+    }
+    assert_eq!(store.delivered_message_ids(main).unwrap(), ["M1", "M2"]);
+
+    let err = store
+        .mark_all_moved_to_bin(main, &["M1", "M3"], now)
+        .unwrap_err();
+    assert!(matches!(err, StoreError::InvalidTransition { .. }), "{err}");
+    let first = store.message(main, "M1").unwrap().unwrap();
+    assert_eq!(first.state, DeliveryState::Delivered);
+
+    store
+        .mark_all_moved_to_bin(main, &["M1", "M2"], now)
+        .unwrap();
+    for message_id in ["M1", "M2"] {
+        let record = store.message(main, message_id).unwrap().unwrap();
+        assert_eq!(record.state, DeliveryState::MovedToBin, "{message_id}");
+    }
+    assert!(store.delivered_message_ids(main).unwrap().is_empty());
+}

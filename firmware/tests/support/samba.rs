@@ -16,6 +16,10 @@
 //! smbd reads files as the practice user, so every folder on the way to a share must be
 //! traversable and the files readable by that account; [`SmbServer::start`] makes the share root
 //! mode 0755, and files written with the default umask are then readable.
+//!
+//! Listing the shares (`smbclient -L`) makes smbd start `samba-dcerpcd` in a session of its own,
+//! which outlives smbd (seen with Samba 4.17). Dropping the server stops it too, by the PID in
+//! the server's own pid folder.
 
 // Each test binary uses a different part of this module.
 #![allow(dead_code)]
@@ -84,9 +88,39 @@ impl SmbServer {
         Self::start_config(config, password)
     }
 
+    /// Starts smbd without shares of its own, serving the shares of `fragment` under
+    /// `share_root`, as the box's smb.conf includes the fragment. The fragment may be written
+    /// after the start.
+    pub fn start_including(
+        share_root: &Path,
+        fragment: &Path,
+        user: &str,
+        password: &str,
+    ) -> Result<Self> {
+        let config = SambaConfig {
+            share_root: share_root.to_owned(),
+            doctor_shares: Vec::new(),
+            all_doctors_share: None,
+            practice_user: AccountName::new(user)?,
+            force_user: None,
+            force_group: None,
+            interfaces: Vec::new(),
+            port: 0,
+        };
+        Self::start_with_include(config, password, Some(fragment))
+    }
+
     /// Starts smbd with `config`, whose interfaces and port are replaced by 127.0.0.1 and a free
     /// port.
-    pub fn start_config(mut config: SambaConfig, password: &str) -> Result<Self> {
+    pub fn start_config(config: SambaConfig, password: &str) -> Result<Self> {
+        Self::start_with_include(config, password, None)
+    }
+
+    fn start_with_include(
+        mut config: SambaConfig,
+        password: &str,
+        include: Option<&Path>,
+    ) -> Result<Self> {
         ensure_root()?;
         ensure_system_user(config.practice_user.as_str())?;
         fs::set_permissions(&config.share_root, fs::Permissions::from_mode(0o755))
@@ -104,6 +138,7 @@ impl SmbServer {
             let standalone = StandaloneConfig {
                 samba: config.clone(),
                 runtime_dir: runtime.path().join("run"),
+                include: include.map(Path::to_owned),
             };
             let config_path = write_config(&standalone, runtime.path())?;
             set_password(&config_path, config.practice_user.as_str(), password)?;
@@ -157,6 +192,11 @@ impl SmbServer {
     }
 
     fn stop(&mut self) {
+        self.stop_smbd();
+        self.stop_dcerpcd();
+    }
+
+    fn stop_smbd(&mut self) {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
 
@@ -169,6 +209,19 @@ impl SmbServer {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Stops the `samba-dcerpcd` that this server started, if any.
+    fn stop_dcerpcd(&self) {
+        let pid_file = self._runtime.path().join("run/pid/samba-dcerpcd.pid");
+        let Ok(text) = fs::read_to_string(pid_file) else {
+            return;
+        };
+        if let Ok(pid) = text.trim().parse::<u32>() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
     }
 }
 
@@ -421,11 +474,22 @@ impl SmbClient {
 
     /// Runs `commands` (smbclient's `-c` syntax) on `share`.
     pub fn run(&self, share: &str, commands: &str) -> Result<ClientOutput> {
+        let target = format!("//127.0.0.1/{share}");
+        self.run_smbclient(&[&target, "-c", commands])
+    }
+
+    /// Lists the server's disk shares (`smbclient -L`), sorted by name.
+    pub fn list_shares(&self) -> Result<Vec<String>> {
+        let output = self.run_smbclient(&["-L", "//127.0.0.1"])?;
+        ensure!(output.success, "listing the shares failed: {output:?}");
+        Ok(parse_share_list(&output.stdout))
+    }
+
+    fn run_smbclient(&self, args: &[&str]) -> Result<ClientOutput> {
         let mut command = Command::new("smbclient");
         command
             .arg("--configfile")
             .arg(&self.config_file)
-            .arg(format!("//127.0.0.1/{share}"))
             .args(["-p", &self.port.to_string(), "-m", &self.max_protocol])
             .args(&self.options);
         match &self.auth_file {
@@ -437,7 +501,7 @@ impl SmbClient {
             command.env_remove(variable);
         }
         let output = command
-            .args(["-c", commands])
+            .args(args)
             .current_dir(self.dir.path())
             .stdin(Stdio::null())
             .output()
@@ -507,6 +571,24 @@ fn quote(text: &str) -> Result<String> {
         "{text:?} contains '\"' or ';', which smbclient's -c syntax cannot carry"
     );
     Ok(format!("\"{text}\""))
+}
+
+/// Parses the share table of `smbclient -L`: lines of a tab, the name padded to 15 columns, a
+/// space, and the type padded to 10 columns. Returns the names of the `Disk` shares, sorted.
+pub fn parse_share_list(stdout: &str) -> Vec<String> {
+    let mut names: Vec<String> = stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix('\t'))
+        .filter_map(|row| {
+            let (name, rest) = row.rsplit_once(" Disk")?;
+            rest.chars()
+                .next()
+                .is_none_or(char::is_whitespace)
+                .then(|| name.trim_end().to_owned())
+        })
+        .collect();
+    names.sort();
+    names
 }
 
 /// Parses smbclient's `ls` output.

@@ -515,6 +515,8 @@ pub fn spawn(
     shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
     let app = router(state);
+    // NOTE: unlike the SOAP listeners, this one has no TLS, header or body timeouts: axum::serve
+    // sets none, so a stalled client keeps its connection until shutdown.
     tokio::spawn(async move {
         let stop = crate::server::stopped(shutdown);
         if let Err(error) = axum::serve(listener, app)

@@ -523,6 +523,102 @@ async fn soa_02001_retried_with_backoff() {
     harness.simulator.shutdown().await;
 }
 
+/// Returns the `ds:SignatureValue` of the message signature (not the one inside the SAML
+/// assertion) and the `wsu:Created` of the timestamp of a signed request.
+fn signature_and_created(request: &str) -> (String, String) {
+    let document = roxmltree::Document::parse(request).expect("request XML");
+    let security = document
+        .descendants()
+        .find(|node| node.tag_name().name() == "Security")
+        .expect("wsse:Security header");
+    let signature = child_text(child(security, "Signature"), "SignatureValue");
+    let created = child_text(child(security, "Timestamp"), "Created");
+    (signature, created)
+}
+
+fn child<'a, 'input>(
+    parent: roxmltree::Node<'a, 'input>,
+    name: &str,
+) -> roxmltree::Node<'a, 'input> {
+    parent
+        .children()
+        .find(|node| node.tag_name().name() == name)
+        .unwrap_or_else(|| panic!("no {name} in {}", parent.tag_name().name()))
+}
+
+fn child_text(parent: roxmltree::Node<'_, '_>, name: &str) -> String {
+    child(parent, name)
+        .text()
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn retries_are_signed_anew() {
+    let harness = Harness::start().await;
+    let doctor = harness.doctor(1);
+    harness.create_box(&doctor);
+    let keystore = open_keystore(&doctor);
+    let client = harness.client(&keystore);
+    client.token().await.expect("token");
+
+    harness.fail_next("getBoxInfo", Injection::DropConnection, 1);
+    harness.fail_next("getBoxInfo", soap_fault("SOA-02001"), 1);
+    client.get_box_info().await.expect("box info after retries");
+
+    let attempts: Vec<_> = harness
+        .simulator
+        .log
+        .all()
+        .into_iter()
+        .filter(|record| record.operation.as_deref() == Some("getBoxInfo"))
+        .collect();
+    assert_eq!(attempts.len(), 3);
+    for attempt in &attempts {
+        assert_eq!(
+            attempt.soap_action.as_deref(),
+            Some("urn:be:fgov:ehealth:ehbox:consultation:protocol:v3:getBoxInfo")
+        );
+    }
+    let signed: Vec<_> = attempts
+        .iter()
+        .map(|attempt| signature_and_created(&attempt.request))
+        .collect();
+    let signatures: HashSet<_> = signed.iter().map(|(signature, _)| signature).collect();
+    assert_eq!(signatures.len(), 3, "a retry resent an identical signature");
+    let created: Vec<Timestamp> = signed
+        .iter()
+        .map(|(_, created)| created.parse().expect("wsu:Created"))
+        .collect();
+    assert!(created.is_sorted(), "{created:?}");
+    harness.simulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn message_history_uses_its_soap_action() {
+    let harness = Harness::start().await;
+    let doctor = harness.doctor(0);
+    let ids = harness.seed(&doctor, 1);
+    let keystore = open_keystore(&doctor);
+    let client = harness.client(&keystore);
+
+    client
+        .get_message_history("INBOX", &ids[0])
+        .await
+        .expect("history accepted with the strict SOAPAction check");
+
+    let history = harness
+        .simulator
+        .log
+        .all()
+        .into_iter()
+        .find(|record| record.operation.as_deref() == Some("getMessageHistory"))
+        .expect("getMessageHistory request");
+    assert_eq!(history.http_status, Some(200), "{:?}", history.response);
+    harness.simulator.shutdown().await;
+}
+
 #[tokio::test]
 async fn http_503_and_dropped_connection_retried() {
     let harness = Harness::start().await;

@@ -631,6 +631,23 @@ fn rejected(
 }
 
 #[test]
+fn empty_secret_files_are_named() {
+    let test_box = TestBox::new();
+    test_box.setup();
+    let card = mandator_card();
+    std::fs::write(test_box.path("empty.password"), "\n").unwrap();
+
+    let mut doctor = test_box.mandator();
+    doctor.password_file = Some(test_box.path("empty.password"));
+    let error = rejected(&test_box, &doctor, None, &card);
+
+    let message = error.to_string();
+    assert!(message.starts_with("password file "), "{message}");
+    assert!(message.contains("empty.password is empty"), "{message}");
+    assert!(!message.contains("wrong password"), "{message}");
+}
+
+#[test]
 fn rejected_inputs_change_nothing() {
     let test_box = TestBox::new();
     test_box.setup();

@@ -4,6 +4,8 @@
 
 mod support;
 
+use std::os::unix::fs::PermissionsExt;
+
 use base64::Engine;
 use practicebox::ehealth::unseal::command::{UnsealArgs, run_unseal};
 use support::{
@@ -17,6 +19,7 @@ fn arguments(workspace: &Workspace, input: &str) -> UnsealArgs {
         password_file: workspace.path("password.txt"),
         input: workspace.path(input),
         output: workspace.path("out.bin"),
+        force: false,
     }
 }
 
@@ -138,4 +141,75 @@ fn missing_input_is_named() {
     let message = format!("{error:#}");
     assert!(message.contains("cannot read sealed message"), "{message}");
     assert!(message.contains("absent.der"), "{message}");
+}
+
+#[test]
+fn existing_output_is_kept() {
+    let workspace = Workspace::new();
+    prepare(&workspace, PASSWORD);
+    workspace.write("out.bin", b"the EMD's own file");
+
+    let error = run_unseal(&arguments(&workspace, "message.der")).unwrap_err();
+
+    let message = format!("{error:#}");
+    assert!(message.contains("already exists"), "{message}");
+    assert!(message.contains("out.bin"), "{message}");
+    assert!(message.contains("--force"), "{message}");
+    assert_eq!(workspace.read("out.bin"), b"the EMD's own file");
+}
+
+#[test]
+fn force_replaces_output() {
+    let workspace = Workspace::new();
+    let content = prepare(&workspace, PASSWORD);
+    workspace.write("out.bin", b"older content");
+    let mut args = arguments(&workspace, "message.der");
+    args.force = true;
+
+    run_unseal(&args).unwrap();
+
+    assert_eq!(workspace.read("out.bin"), content);
+}
+
+#[test]
+fn output_is_private_and_staging_gone() {
+    let workspace = Workspace::new();
+    prepare(&workspace, PASSWORD);
+
+    run_unseal(&arguments(&workspace, "message.der")).unwrap();
+
+    let mode = std::fs::metadata(workspace.path("out.bin"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "mode {mode:o}");
+    let leftovers: Vec<_> = std::fs::read_dir(workspace.path("."))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(".pbx-unseal-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn password_file_with_bom_opens() {
+    let workspace = Workspace::new();
+    let content = prepare(&workspace, &format!("\u{FEFF}{PASSWORD}\r\n"));
+
+    run_unseal(&arguments(&workspace, "message.der")).unwrap();
+
+    assert_eq!(workspace.read("out.bin"), content);
+}
+
+#[test]
+fn empty_password_file_is_named() {
+    let workspace = Workspace::new();
+    prepare(&workspace, "");
+
+    let error = run_unseal(&arguments(&workspace, "message.der")).unwrap_err();
+
+    let message = format!("{error:#}");
+    assert!(message.contains("password.txt is empty"), "{message}");
+    assert!(!message.contains("wrong password"), "{message}");
+    assert!(!workspace.path("out.bin").exists());
 }

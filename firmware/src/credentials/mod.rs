@@ -23,6 +23,10 @@
 //!
 //! NOTE: overwriting in place does not reach older copies on flash storage with wear levelling
 //! (SD cards). The encryption is what protects those copies, as long as `box.key` is kept.
+//!
+//! [`secret_file`] reads the password and PIN files that commands and the configuration name.
+
+pub mod secret_file;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};

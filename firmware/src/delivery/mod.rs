@@ -22,9 +22,13 @@
 //! at the same name, finds an identical file and reports it as already present
 //! instead of writing a copy. A different file under that name (a name collision) gets
 //! `-2`, `-3`, ... Errors that mean "try later" (share full, share not writable,
-//! share missing) come back as [`DeliveryError`] variants for which
+//! share missing, a folder on the share replaced by a symbolic link or a file)
+//! come back as [`DeliveryError`] variants for which
 //! [`DeliveryError::is_retryable`] is true: the caller then holds the message,
 //! which stays in the eHealthBox inbox.
+//!
+//! Delivery never follows a symbolic link below the share root: see
+//! [`atomic`] for how folders are opened.
 //!
 //! NOTE: if the medical record software imports and removes a file after it was
 //! written but before the store recorded the delivery, a delivery repeated after
@@ -53,7 +57,7 @@ use nix::errno::Errno;
 use serde::Serialize;
 
 use crate::store::{FileRecord, MessageKind, validate_insz};
-use atomic::{Placement, StagedFile};
+use atomic::{Folder, Placement};
 use detect::{Detection, Format};
 use names::{DocumentName, MAX_NAME_BYTES, is_safe_name, plain_extension};
 pub use profile::{ProfileError, Route, RoutingProfile};
@@ -86,6 +90,16 @@ pub enum DeliveryError {
         "the share root {root} is missing or not a folder; check that the data partition is mounted"
     )]
     ShareMissing { root: PathBuf },
+    #[error(
+        "the share folder {path} is a symbolic link, which delivery never follows; replace it \
+         with a real folder (or remove it), and the held messages are delivered on the next run"
+    )]
+    SymlinkedFolder { path: PathBuf },
+    #[error(
+        "{path} on the share is not a folder; move it away so that delivery can create the \
+         folder there, and the held messages are delivered on the next run"
+    )]
+    NotAFolder { path: PathBuf },
     #[error("{operation} {path} failed: {source}")]
     Io {
         operation: &'static str,
@@ -143,13 +157,16 @@ impl DeliveryError {
     }
 
     /// Tells whether the same delivery may succeed later without a person acting
-    /// on the message itself (space freed, share remounted, transient I/O error).
+    /// on the message itself (space freed, share remounted, a link on the share
+    /// replaced by a folder, transient I/O error).
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
             DeliveryError::ShareFull { .. }
                 | DeliveryError::ShareUnwritable { .. }
                 | DeliveryError::ShareMissing { .. }
+                | DeliveryError::SymlinkedFolder { .. }
+                | DeliveryError::NotAFolder { .. }
                 | DeliveryError::Io { .. }
         )
     }
@@ -311,10 +328,10 @@ impl Share {
         let mut components = vec![doctor_folder];
         components.extend(route.folder.iter().map(String::as_str));
         let dir = atomic::ensure_dirs(&self.root, &components)?;
-        folders.add(&dir);
+        folders.add(dir.path());
 
         let name = self.document_name(message, part, part_index, &detection, route);
-        let staged = atomic::stage(&dir, part.bytes)?;
+        let staged = atomic::stage_in(&dir, part.bytes)?;
         let sha256 = staged.sha256_hex();
         let size_bytes = staged.size();
         let placement = staged.place_unsynced(&name)?;
@@ -387,23 +404,26 @@ impl Share {
 
 /// Writes the sidecar of `document_name` atomically, replacing an older one.
 fn write_sidecar(
-    dir: &Path,
+    dir: &Folder,
     document_name: &str,
     sidecar: &Sidecar<'_>,
 ) -> Result<(), DeliveryError> {
     let name = format!("{document_name}.json");
     let mut json = serde_json::to_vec_pretty(sidecar).map_err(|source| DeliveryError::Sidecar {
-        path: dir.join(&name),
+        path: dir.path().join(&name),
         source,
     })?;
     json.push(b'\n');
 
-    let staged: StagedFile = atomic::stage(dir, &json)?;
-    staged.replace_unsynced(&name)
+    atomic::stage_in(dir, &json)?.replace_unsynced(&name)
 }
 
 /// Folders that received new file names since their last `fsync`. Until they are fsynced, a
 /// power cut may undo those names (never the bytes of a file under its final name).
+///
+/// NOTE: the folders are fsynced by path, after the fact. If someone replaced one with a
+/// symbolic link meanwhile, the link's target gets the `fsync`; that writes nothing, but the
+/// names placed in the moved folder may not survive a power cut.
 #[derive(Debug, Default)]
 pub struct UnsyncedFolders(BTreeSet<PathBuf>);
 

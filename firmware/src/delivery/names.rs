@@ -9,8 +9,9 @@
 //!   staging file;
 //! - does not end with a dot or white space, which Windows strips silently;
 //! - is not a DOS device name (CON, PRN, AUX, NUL, COM1 to COM9, LPT1 to LPT9,
-//!   and the COM/LPT forms with superscript digits), with or without an
-//!   extension, in any letter case.
+//!   the COM/LPT forms with the superscript digits ¹ ² ³, and the console
+//!   names CONIN$ and CONOUT$ that `CreateFile` opens), with or without an
+//!   extension and spaces before it, in any letter case.
 //!
 //! Accented letters and other non-ASCII text are kept. Names are not
 //! normalised to Unicode NFC.
@@ -44,11 +45,13 @@ const FALLBACK_NAME: &str = "unnamed";
 /// Characters that Windows or SMB reject in a name, besides control characters.
 const WINDOWS_FORBIDDEN: &[char] = &['/', '\\', '<', '>', ':', '"', '|', '?', '*'];
 
-/// DOS device names, compared in ASCII upper case.
+/// DOS device names, compared in upper case. Windows counts the Latin-1
+/// superscripts ¹ ² ³ as digits, so `COM¹` and `LPT³` are ports too.
+/// `CONIN$` and `CONOUT$` open the console.
 const RESERVED_NAMES: &[&str] = &[
-    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
-    "COM9", "COM¹", "COM²", "COM³", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8",
-    "LPT9", "LPT¹", "LPT²", "LPT³",
+    "CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$", "COM1", "COM2", "COM3", "COM4", "COM5",
+    "COM6", "COM7", "COM8", "COM9", "COM¹", "COM²", "COM³", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5",
+    "LPT6", "LPT7", "LPT8", "LPT9", "LPT¹", "LPT²", "LPT³",
 ];
 
 /// Tells whether `c` reorders displayed text or is a byte-order mark.
@@ -77,8 +80,9 @@ fn trim_name_end(name: &str) -> &str {
     name.trim_end_matches(|c: char| c == '.' || c.is_whitespace())
 }
 
-/// Tells whether `name` is a DOS device name, extension or not.
-fn is_reserved(name: &str) -> bool {
+/// Tells whether `name` is a DOS device name, extension or not: the part before
+/// the first dot, without trailing spaces, is one of `RESERVED_NAMES`.
+pub(crate) fn is_dos_device_name(name: &str) -> bool {
     let stem = name.split('.').next().unwrap_or(name);
     let stem = stem.trim_end_matches(' ').to_uppercase();
     RESERVED_NAMES.contains(&stem.as_str())
@@ -119,7 +123,7 @@ pub fn safe_name_within(raw: &str, max_bytes: usize) -> String {
     if name.is_empty() {
         name = FALLBACK_NAME.to_owned();
     }
-    if is_reserved(&name) {
+    if is_dos_device_name(&name) {
         name.insert(0, '_');
     }
     truncate_name(&name, max_bytes)
@@ -137,7 +141,7 @@ fn truncate_name(name: &str, max_bytes: usize) -> String {
     }
     let (stem, extension) = split_extension(name);
     let mut stem = trim_name_end(truncate_at_char(stem, max_bytes - extension.len())).to_owned();
-    if stem.is_empty() || is_reserved(&stem) {
+    if stem.is_empty() || is_dos_device_name(&stem) {
         let room = max_bytes - extension.len() - 1;
         stem = format!("_{}", trim_name_end(truncate_at_char(&stem, room)));
     }
@@ -151,7 +155,7 @@ pub fn is_safe_name(name: &str, max_bytes: usize) -> bool {
         && !name.chars().any(is_forbidden)
         && !name.starts_with('.')
         && !name.ends_with(|c: char| c == '.' || c.is_whitespace())
-        && !is_reserved(name)
+        && !is_dos_device_name(name)
 }
 
 /// Reduces free text (a sender or doctor name) to letters, digits and single
@@ -284,6 +288,10 @@ mod tests {
         "con",
         "Lpt9.tar.gz",
         "COM¹.pdf",
+        "lpt³",
+        "CONIN$",
+        "conout$.txt",
+        "CONOUT$ .log",
         "NUL .txt",
         "a/b",
         "a\\b",
@@ -340,6 +348,69 @@ mod tests {
         ];
         for (raw, expected) in cases {
             assert_eq!(safe_name(raw), expected, "for {raw:?}");
+        }
+    }
+
+    #[test]
+    fn device_names_are_reserved() {
+        let reserved = [
+            "CON",
+            "con.txt",
+            "Nul.tar.gz",
+            "AUX .pdf",
+            "CONIN$",
+            "conin$.txt",
+            "CONOUT$",
+            "Conout$.log",
+            "COM1",
+            "com9.pdf",
+            "COM¹",
+            "com².txt",
+            "COM³ .pdf",
+            "LPT1",
+            "lpt¹",
+            "LPT².pdf",
+            "lpt³",
+        ];
+        for name in reserved {
+            assert!(is_dos_device_name(name), "{name:?} is a device name");
+            assert!(
+                !is_safe_name(name, MAX_NAME_BYTES),
+                "{name:?} passed as safe"
+            );
+            let fixed = safe_name(name);
+            assert!(fixed.starts_with('_'), "{name:?} became {fixed:?}");
+            assert!(
+                is_safe_name(&fixed, MAX_NAME_BYTES),
+                "{name:?} became {fixed:?}"
+            );
+        }
+        for name in [
+            "CONSOLE",
+            "CONIN",
+            "COM10",
+            "COM0x",
+            "LPT⁴",
+            "xCON",
+            "CON_1.txt",
+            "NULL",
+        ] {
+            assert!(!is_dos_device_name(name), "{name:?} is not a device name");
+        }
+    }
+
+    #[test]
+    fn trailing_dot_and_space_are_removed() {
+        let cases = [
+            ("report.", "report"),
+            ("report ", "report"),
+            ("report. . ", "report"),
+            ("CON.", "_CON"),
+            ("conin$ .", "_conin$"),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(safe_name(raw), expected, "for {raw:?}");
+            assert!(!is_safe_name(raw, MAX_NAME_BYTES), "{raw:?} passed as safe");
         }
     }
 

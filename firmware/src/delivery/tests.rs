@@ -349,7 +349,7 @@ fn crash_before_rename_leaves_nothing_visible() {
     let root = tempfile::tempdir().unwrap();
     let dir = atomic::ensure_dirs(root.path(), &[DOCTOR, "lab"]).unwrap();
 
-    let staged = atomic::stage(&dir, &fixture("healthone-lab.hl1")).unwrap();
+    let staged = atomic::stage_in(&dir, &fixture("healthone-lab.hl1")).unwrap();
     let staging_path = staged.path();
     // The process dies after the fsync, before the rename: no destructor runs.
     std::mem::forget(staged);
@@ -373,7 +373,7 @@ fn crash_before_rename_leaves_nothing_visible() {
 fn failed_delivery_removes_staging() {
     let root = tempfile::tempdir().unwrap();
     let dir = atomic::ensure_dirs(root.path(), &[DOCTOR]).unwrap();
-    let staged = atomic::stage(&dir, b"x").unwrap();
+    let staged = atomic::stage_in(&dir, b"x").unwrap();
     let staging_path = staged.path();
 
     drop(staged);
@@ -437,6 +437,137 @@ fn unsafe_doctor_folder_rejected() {
         );
     }
     assert_eq!(fs::read_dir(root.path()).unwrap().count(), 0);
+}
+
+/// A share whose doctor folder is a symbolic link to a folder outside the share.
+struct LinkedShare {
+    root: tempfile::TempDir,
+    outside: tempfile::TempDir,
+}
+
+impl LinkedShare {
+    fn new(link_name: &str) -> LinkedShare {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.path().join(link_name)).unwrap();
+        LinkedShare { root, outside }
+    }
+}
+
+#[test]
+fn symlinked_doctor_folder_is_not_followed() {
+    let linked = LinkedShare::new(DOCTOR);
+    let message = outgoing("7000130", vec![part("a.txt", "text/plain", b"x")]);
+
+    let err = share(linked.root.path())
+        .deliver(DOCTOR, &message)
+        .unwrap_err();
+
+    assert!(
+        matches!(err, DeliveryError::SymlinkedFolder { .. }),
+        "{err}"
+    );
+    assert!(err.is_retryable(), "the message must be held, not dropped");
+    assert!(err.to_string().contains(DOCTOR), "{err}");
+    assert!(err.to_string().contains("symbolic link"), "{err}");
+    assert_eq!(all_names(linked.outside.path()), Vec::<String>::new());
+}
+
+#[test]
+fn symlinked_route_folder_is_not_followed() {
+    let root = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let doctor = root.path().join(DOCTOR);
+    fs::create_dir(&doctor).unwrap();
+    let route = RoutingProfile::builtin().route(Format::Other).clone();
+    let route_folder = route
+        .folder
+        .first()
+        .expect("the builtin route of other files has a folder");
+    std::os::unix::fs::symlink(outside.path(), doctor.join(route_folder)).unwrap();
+    let message = outgoing("7000131", vec![part("a.txt", "text/plain", b"x")]);
+
+    let err = share(root.path()).deliver(DOCTOR, &message).unwrap_err();
+
+    assert!(
+        matches!(err, DeliveryError::SymlinkedFolder { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains(route_folder.as_str()), "{err}");
+    assert_eq!(all_names(outside.path()), Vec::<String>::new());
+}
+
+#[test]
+fn dangling_symlink_folder_is_not_created() {
+    let root = tempfile::tempdir().unwrap();
+    let target = root.path().join("elsewhere");
+    std::os::unix::fs::symlink(&target, root.path().join(DOCTOR)).unwrap();
+    let message = outgoing("7000132", vec![part("a.txt", "text/plain", b"x")]);
+
+    let err = share(root.path()).deliver(DOCTOR, &message).unwrap_err();
+
+    assert!(
+        matches!(err, DeliveryError::SymlinkedFolder { .. }),
+        "{err}"
+    );
+    assert!(!target.exists());
+}
+
+#[test]
+fn file_in_place_of_doctor_folder() {
+    let root = tempfile::tempdir().unwrap();
+    fs::write(root.path().join(DOCTOR), b"not a folder").unwrap();
+    let message = outgoing("7000133", vec![part("a.txt", "text/plain", b"x")]);
+
+    let err = share(root.path()).deliver(DOCTOR, &message).unwrap_err();
+
+    assert!(matches!(err, DeliveryError::NotAFolder { .. }), "{err}");
+    assert!(err.is_retryable());
+}
+
+#[test]
+fn folder_swapped_for_link_after_open() {
+    let root = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let folder = atomic::ensure_dirs(root.path(), &[DOCTOR]).unwrap();
+    fs::rename(root.path().join(DOCTOR), root.path().join("moved")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), root.path().join(DOCTOR)).unwrap();
+
+    let placement = atomic::stage_in(&folder, b"x")
+        .unwrap()
+        .place("doc.txt")
+        .unwrap();
+
+    assert_eq!(placement, Placement::Written("doc.txt".to_owned()));
+    assert_eq!(fs::read(root.path().join("moved/doc.txt")).unwrap(), b"x");
+    assert_eq!(all_names(outside.path()), Vec::<String>::new());
+}
+
+#[test]
+fn link_at_document_name_is_skipped() {
+    let root = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let secret = outside.path().join("secret.txt");
+    fs::write(&secret, b"x").unwrap();
+    std::os::unix::fs::symlink(&secret, root.path().join("doc.txt")).unwrap();
+
+    let placement = atomic::stage(root.path(), b"x")
+        .unwrap()
+        .place("doc.txt")
+        .unwrap();
+
+    assert_eq!(placement, Placement::Written("doc-2.txt".to_owned()));
+    assert_eq!(fs::read(&secret).unwrap(), b"x");
+}
+
+#[test]
+fn cleanup_skips_symlinked_folders() {
+    let linked = LinkedShare::new(DOCTOR);
+    let planted = linked.outside.path().join(format!("{STAGING_PREFIX}1-1"));
+    fs::write(&planted, b"not ours").unwrap();
+
+    assert_eq!(share(linked.root.path()).cleanup_staging().unwrap(), 0);
+    assert!(planted.exists());
 }
 
 #[test]

@@ -23,7 +23,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
-use zeroize::Zeroizing;
 
 use super::clock::{Clock, DEFAULT_SYNC_FLAG, SystemClock};
 use super::ehbox::model::FreeInformation;
@@ -35,6 +34,7 @@ use super::keystore::EhealthKeystore;
 use super::sts::TokenCache;
 use super::transport::{HttpsTransport, SoapTransport};
 use super::unseal::{UnsealPolicy, unseal};
+use crate::credentials::secret_file::{SecretKind, read_secret_file};
 
 /// Arguments of `practicebox fetch`.
 #[derive(Debug, clap::Args)]
@@ -67,7 +67,8 @@ pub struct FetchConfig {
 pub struct DoctorConfig {
     /// The eHealth keystore (.p12 or .acc-p12).
     pub keystore: PathBuf,
-    /// A file whose first line is the keystore password.
+    /// A file holding the keystore password on one line (see
+    /// [`crate::credentials::secret_file`]).
     pub password_file: PathBuf,
 }
 
@@ -157,21 +158,8 @@ pub fn run_fetch(args: &FetchArgs) -> anyhow::Result<()> {
 
 /// Opens the doctor's keystore with the password file of the configuration.
 pub fn open_keystore(doctor: &DoctorConfig) -> anyhow::Result<EhealthKeystore> {
-    let password = read_password(&doctor.password_file)?;
+    let password = read_secret_file(&doctor.password_file, SecretKind::Password)?;
     Ok(EhealthKeystore::open_file(&doctor.keystore, &password)?)
-}
-
-fn read_password(path: &Path) -> anyhow::Result<Zeroizing<String>> {
-    let mut password = Zeroizing::new(std::fs::read_to_string(path).with_context(|| {
-        format!(
-            "cannot read password file '{}'; check the path and that it is UTF-8 text",
-            path.display()
-        )
-    })?);
-    if let Some(end) = password.find(['\n', '\r']) {
-        password.truncate(end);
-    }
-    Ok(password)
 }
 
 /// One pass over a doctor's INBOX.
@@ -353,15 +341,16 @@ mod tests {
     }
 
     #[test]
-    fn password_file_first_line() {
+    fn password_file_rules_apply() {
         let folder = tempfile::tempdir().unwrap();
-        let path = folder.path().join("pass");
-        std::fs::write(&path, "s3cret\r\nignored\n").unwrap();
-        assert_eq!(read_password(&path).unwrap().as_str(), "s3cret");
-        let error = read_password(&folder.path().join("missing")).unwrap_err();
-        assert!(
-            error.to_string().contains("cannot read password file"),
-            "{error}"
-        );
+        let doctor = DoctorConfig {
+            keystore: folder.path().join("doctor.p12"),
+            password_file: folder.path().join("pass"),
+        };
+        std::fs::write(&doctor.password_file, "").unwrap();
+
+        let error = open_keystore(&doctor).unwrap_err();
+
+        assert!(error.to_string().contains("is empty"), "{error}");
     }
 }

@@ -39,6 +39,7 @@
 //! | fault | what happens |
 //! |---|---|
 //! | share full, not writable or missing | message held with a retry time, the run stops, nothing moved |
+//! | a folder on the share is a symbolic link or a file | the same: never followed, held with a retry time, the run stops |
 //! | malformed or truncated `getFullMessage` reply | that message held with a retry time, the others go on |
 //! | unseal failure | message held and flagged (not addressed to us, bad signature), raw kept |
 //! | unknown content type | message held until a person acts |

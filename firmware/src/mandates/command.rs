@@ -23,6 +23,7 @@ use super::workflow::{Environment, Input, InputKind, Outcome, Screen, Workflow};
 use super::{MandateError, MandateSettings};
 use crate::config::{DEFAULT_CONFIG_FILE, ServiceConfig};
 use crate::credentials::CredentialVault;
+use crate::credentials::secret_file::{SecretKind, read_secret_file};
 use crate::eid::{EidCard, PcscContext};
 use crate::store::{AuditVerification, Store};
 
@@ -105,10 +106,10 @@ pub struct DoctorOptions {
     /// The doctor's eHealth keystore (.p12 or .acc-p12).
     #[arg(long)]
     pub certificate: PathBuf,
-    /// Read the keystore password from this file instead of prompting (for tests).
+    /// Read the keystore password from this file (one line, UTF-8) instead of prompting (for tests).
     #[arg(long)]
     pub password_file: Option<PathBuf>,
-    /// Read the eID PIN from this file instead of prompting (for tests).
+    /// Read the eID PIN from this file (one line) instead of prompting (for tests).
     #[arg(long)]
     pub pin_file: Option<PathBuf>,
     /// Family name, as on the eID.
@@ -270,6 +271,7 @@ fn answer(
         InputKind::CertificateFile => read_certificate(&doctor.certificate)?,
         InputKind::Password => Input::Password(read_secret(
             doctor.password_file.as_deref(),
+            SecretKind::Password,
             "Certificate password: ",
             prompter,
         )?),
@@ -282,6 +284,7 @@ fn answer(
         }
         InputKind::Pin { .. } => Input::Pin(read_secret(
             doctor.pin_file.as_deref(),
+            SecretKind::Pin,
             "eID PIN: ",
             prompter,
         )?),
@@ -306,24 +309,18 @@ fn read_certificate(path: &Path) -> Result<Input, MandateError> {
     })
 }
 
-/// Reads a secret from a file (its first line) or from the prompt.
+/// Reads a secret from a file (one line, see [`crate::credentials::secret_file`]) or from the
+/// prompt.
 fn read_secret(
     file: Option<&Path>,
+    kind: SecretKind,
     label: &str,
     prompter: &mut dyn Prompter,
 ) -> Result<Zeroizing<String>, MandateError> {
-    let Some(path) = file else {
-        return prompter.secret(label).map_err(terminal_error);
-    };
-    let text =
-        Zeroizing::new(
-            fs::read_to_string(path).map_err(|source| MandateError::SecretFile {
-                path: path.to_owned(),
-                source,
-            })?,
-        );
-    let first_line = text.lines().next().unwrap_or_default();
-    Ok(Zeroizing::new(first_line.to_owned()))
+    match file {
+        Some(path) => Ok(read_secret_file(path, kind)?),
+        None => prompter.secret(label).map_err(terminal_error),
+    }
 }
 
 fn terminal_error(source: io::Error) -> MandateError {

@@ -37,6 +37,7 @@ use std::path::{Path, PathBuf};
 use rand::CryptoRng;
 
 use crate::credentials::CredentialError;
+use crate::credentials::secret_file::SecretFileError;
 use crate::ehealth::certificate::StoredCertificate;
 use crate::ehealth::keystore::KeystoreError;
 use crate::eid::{EidError, TrustAnchors};
@@ -92,8 +93,8 @@ pub enum MandateError {
     StepOrder,
     #[error("cancelled; nothing was stored")]
     Cancelled,
-    #[error("cannot read the secret file {path}: {source}; check the path")]
-    SecretFile { path: PathBuf, source: io::Error },
+    #[error(transparent)]
+    SecretFile(#[from] SecretFileError),
     #[error(
         "cannot read from the terminal: {source}; run the command in an interactive terminal or pass the file options"
     )]

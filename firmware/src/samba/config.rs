@@ -55,8 +55,15 @@ pub enum ConfigError {
     #[error("share name {name:?} is reserved in smb.conf; choose another name")]
     ShareNameReserved { name: String },
     #[error(
-        "folder name {folder:?} gives no usable share name (empty or reserved); set the share \
-         name explicitly"
+        "share name {name:?} is a Windows device name (such as CON, NUL, COM1 or CONIN$), which \
+         Windows path handling may take for the device; choose another name"
+    )]
+    ShareNameDevice { name: String },
+    #[error("share name {name:?} ends with '.', which Windows drops from paths; remove it")]
+    ShareNameTrailingDot { name: String },
+    #[error(
+        "folder name {folder:?} gives no usable share name (empty, reserved or a device name); \
+         set the share name explicitly"
     )]
     UnderivableShareName { folder: String },
     #[error(

@@ -5,10 +5,16 @@
 //! `\ / [ ] : | < > + = ; , ? * "` in them. Samba also treats `%` as the start of a substitution
 //! and reserves the section names `global`, `homes`, `printers`, `print$` and `IPC$`. Share names
 //! compare case-insensitively on the wire.
+//!
+//! A share name is also a path component on the client. Windows path handling drops trailing
+//! dots, so `\\practicebox\dr.` would reach `dr`, and it treats DOS device names such as `CON`,
+//! `NUL`, `COM1` and `CONIN$` (the list of [`crate::delivery::names`]) specially. Share names that
+//! end with a dot or are device names are therefore rejected too.
 
 use std::fmt;
 
 use super::config::ConfigError;
+use crate::delivery::names::is_dos_device_name;
 
 /// Maximum length of a share name, in UTF-16 code units, as Windows clients accept it.
 pub const MAX_SHARE_NAME_UTF16: usize = 80;
@@ -33,7 +39,7 @@ impl ShareName {
     ///
     /// Rejects empty names, names longer than 80 UTF-16 code units, forbidden or control
     /// characters, leading or trailing whitespace, a trailing `$` (which hides the share from
-    /// browsing) and the reserved section names.
+    /// browsing) or `.`, the reserved section names and DOS device names.
     pub fn new(name: &str) -> Result<Self, ConfigError> {
         if name.is_empty() {
             return Err(ConfigError::EmptyShareName);
@@ -54,6 +60,11 @@ impl ShareName {
                 name: name.to_owned(),
             });
         }
+        if name.ends_with('.') {
+            return Err(ConfigError::ShareNameTrailingDot {
+                name: name.to_owned(),
+            });
+        }
         let length = name.encode_utf16().count();
         if length > MAX_SHARE_NAME_UTF16 {
             return Err(ConfigError::ShareNameTooLong {
@@ -66,23 +77,29 @@ impl ShareName {
                 name: name.to_owned(),
             });
         }
+        if is_dos_device_name(name) {
+            return Err(ConfigError::ShareNameDevice {
+                name: name.to_owned(),
+            });
+        }
         Ok(Self(name.to_owned()))
     }
 
     /// Derives a share name from a doctor's folder name.
     ///
-    /// Forbidden and control characters become `_`, surrounding whitespace and trailing `$` are
-    /// removed, and the result is cut to 80 UTF-16 code units. A folder whose name is empty or
-    /// reserved after that needs an explicit share name, so it is an error.
+    /// Forbidden and control characters become `_`, surrounding whitespace and trailing `$` and
+    /// `.` are removed, and the result is cut to 80 UTF-16 code units. A folder whose name is
+    /// empty, reserved or a DOS device name after that needs an explicit share name, so it is an
+    /// error.
     pub fn from_folder_name(folder: &str) -> Result<Self, ConfigError> {
         let replaced: String = folder
             .chars()
             .map(|c| if is_forbidden_share_char(c) { '_' } else { c })
             .collect();
-        let trimmed = replaced.trim().trim_end_matches('$').trim_end();
-        let cut = truncate_utf16(trimmed, MAX_SHARE_NAME_UTF16).trim_end();
+        let trimmed = trim_share_name_end(replaced.trim_start());
+        let cut = trim_share_name_end(truncate_utf16(trimmed, MAX_SHARE_NAME_UTF16));
 
-        if cut.is_empty() || is_reserved_share_name(cut) {
+        if cut.is_empty() || is_reserved_share_name(cut) || is_dos_device_name(cut) {
             return Err(ConfigError::UnderivableShareName {
                 folder: folder.to_owned(),
             });
@@ -140,6 +157,11 @@ impl fmt::Display for AccountName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// Removes the trailing whitespace, `$` and `.` that [`ShareName::new`] rejects.
+fn trim_share_name_end(name: &str) -> &str {
+    name.trim_end_matches(|c: char| c.is_whitespace() || c == '$' || c == '.')
 }
 
 fn is_forbidden_share_char(c: char) -> bool {
@@ -273,6 +295,60 @@ mod tests {
     #[test]
     fn derived_name_rejects_reserved_and_empty() {
         for folder in ["homes", "Global", "$$", "   ", ""] {
+            assert_eq!(
+                ShareName::from_folder_name(folder),
+                Err(ConfigError::UnderivableShareName {
+                    folder: folder.to_owned()
+                }),
+                "{folder:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn share_name_rejects_device_names() {
+        for name in [
+            "CON",
+            "nul",
+            "Com1",
+            "LPT\u{b9}",
+            "com\u{b3}.x",
+            "conin$.x",
+            "aux.docs",
+        ] {
+            let error = ShareName::new(name).expect_err(name);
+            assert_eq!(
+                error,
+                ConfigError::ShareNameDevice {
+                    name: name.to_owned()
+                },
+                "{name:?}"
+            );
+        }
+        assert!(ShareName::new("Console").is_ok());
+        assert!(ShareName::new("COM10").is_ok());
+    }
+
+    #[test]
+    fn share_name_rejects_trailing_dot() {
+        assert_eq!(
+            ShareName::new("dr."),
+            Err(ConfigError::ShareNameTrailingDot {
+                name: "dr.".to_owned()
+            })
+        );
+        assert!(ShareName::new("dr. Peeters").is_ok());
+    }
+
+    #[test]
+    fn derived_name_drops_trailing_dots() {
+        let name = ShareName::from_folder_name("Peeters Jan. . ").expect("derived");
+        assert_eq!(name.as_str(), "Peeters Jan");
+    }
+
+    #[test]
+    fn derived_name_rejects_device_names() {
+        for folder in ["CON", "conin$.pdf", "LPT\u{b2}.", "nul "] {
             assert_eq!(
                 ShareName::from_folder_name(folder),
                 Err(ConfigError::UnderivableShareName {

@@ -103,6 +103,8 @@ impl Practice {
         config.http = None;
         config.admin = None;
         config.request_log_capacity = 200_000;
+        // The checks read every request of the run from the log, so it must not drop any.
+        config.request_log_bytes = 1024 * 1024 * 1024;
         let simulator = Simulator::start(config).await.expect("simulator start");
 
         let dir = tempfile::tempdir().expect("temp folder");

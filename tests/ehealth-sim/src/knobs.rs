@@ -113,6 +113,8 @@ pub struct KnobSnapshot {
     pub latency_millis: HashMap<String, u64>,
     pub binary_mode: BinaryMode,
     pub double_base64: bool,
+    /// Whether the SOAPAction header must name the Body's operation.
+    pub soap_action_check: bool,
 }
 
 /// The fault injection state, shared by the transport and the admin API.
@@ -129,10 +131,12 @@ struct KnobState {
     latency: HashMap<String, Duration>,
     binary_mode: BinaryMode,
     double_base64: bool,
+    soap_action_check: bool,
 }
 
 impl Knobs {
-    /// Creates knobs with no injected faults, no latency and MTOM binary content.
+    /// Creates knobs with no injected faults, no latency, MTOM binary content and the SOAPAction
+    /// check on.
     pub fn new(seed: u64) -> Self {
         let state = KnobState {
             rng: ChaCha20Rng::seed_from_u64(seed),
@@ -141,6 +145,7 @@ impl Knobs {
             // The platform's default: MTOM, as the consultation cookbook's MTOM policy suggests.
             binary_mode: BinaryMode::Mtom,
             double_base64: false,
+            soap_action_check: true,
         };
         Self {
             seed,
@@ -187,6 +192,16 @@ impl Knobs {
 
     pub fn double_base64(&self) -> bool {
         self.lock().double_base64
+    }
+
+    /// Turns the check of the SOAPAction header against the Body's operation on or off (see
+    /// [`crate::soap::check_soap_action`]), for tests of clients that send other actions.
+    pub fn set_soap_action_check(&self, enabled: bool) {
+        self.lock().soap_action_check = enabled;
+    }
+
+    pub fn soap_action_check(&self) -> bool {
+        self.lock().soap_action_check
     }
 
     /// Decides the fate of one call of `operation`, consuming "next calls" counts and random draws.
@@ -242,6 +257,7 @@ impl Knobs {
                 .collect(),
             binary_mode: state.binary_mode,
             double_base64: state.double_base64,
+            soap_action_check: state.soap_action_check,
         }
     }
 

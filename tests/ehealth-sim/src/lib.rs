@@ -11,6 +11,7 @@
 //! - [`soap`]: SOAP 1.1 envelope parsing, dispatch and rendering of replies and faults.
 //! - [`knobs`]: deterministic fault injection, latency and wire-format settings.
 //! - [`request_log`]: the bounded log of served requests.
+//! - [`replay`]: the cache of accepted signatures that rejects replayed requests.
 //! - [`pki`]: the test PKI (CAs, STS, ETK-RA, TLS, doctors' keystores), deterministic from a seed.
 //! - [`ehbox`]: the eHealthBox platform state and the consultation and publication operations.
 //! - [`mail`]: realistic Belgian practice mail (Medidoc, HealthOne, KMEHR, PDF) to fill the boxes.
@@ -36,6 +37,7 @@ pub mod knobs;
 pub mod mail;
 pub mod peer;
 pub mod pki;
+pub mod replay;
 pub mod request_log;
 pub mod seal;
 pub mod security;

@@ -25,7 +25,7 @@ use ehealth_sim::seal::{SealArgs, run_seal_command};
 use ehealth_sim::seed;
 use ehealth_sim::send::{Outgoing, send_message};
 use ehealth_sim::server::state_dir::{StatePki, load_or_create_pki};
-use ehealth_sim::server::{SimConfig, Simulator};
+use ehealth_sim::server::{ConnectionTimeouts, SimConfig, Simulator};
 use ehealth_sim::soap::{BinaryMode, Service};
 use jiff::{SignedDuration, Timestamp};
 
@@ -321,6 +321,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         pki: state.pki.clone(),
         clock: Arc::new(SimClock::real_time()),
         request_log_capacity: request_log::DEFAULT_CAPACITY,
+        request_log_bytes: request_log::DEFAULT_BYTE_BUDGET,
+        timeouts: ConnectionTimeouts::default(),
         forced_token_lifetime: args.token_lifetime.map(lifetime_seconds).transpose()?,
     };
     let simulator = Simulator::start(config).await?;

@@ -6,10 +6,12 @@
 //! work without HTTP; [`Peer`] adds the transport over reqwest with rustls, trusting only the CA
 //! certificates it is given, and talking only to loopback addresses.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use jiff::{SignedDuration, Timestamp};
 use practicebox_xmlsec::dsig::Algorithms;
 use practicebox_xmlsec::ns;
-use practicebox_xmlsec::wsse::{self, EnvelopeOptions, SequentialIds};
+use practicebox_xmlsec::wsse::{self, EnvelopeOptions, IdGenerator, SequentialIds};
 use quick_xml::escape::escape;
 use roxmltree::{Document, Node};
 
@@ -116,13 +118,57 @@ pub fn challenge_answer_body(context: &str, challenge: &str) -> String {
     )
 }
 
+/// Numbers the calls of every [`Peer`] of this process.
+static NEXT_CALL: AtomicU64 = AtomicU64::new(1);
+
+/// IDs `TS-<call>-1`, `Body-<call>-2`, ...: reproducible within a call, and different for each
+/// call, so that two calls made at the same instant never send the same signed envelope (which
+/// the simulator rejects as a replay).
+#[derive(Debug)]
+struct CallIds {
+    call: u64,
+    last: u64,
+}
+
+impl CallIds {
+    fn next_call() -> Self {
+        Self {
+            call: NEXT_CALL.fetch_add(1, Ordering::Relaxed),
+            last: 0,
+        }
+    }
+}
+
+impl IdGenerator for CallIds {
+    fn next_id(&mut self, prefix: &str) -> String {
+        self.last += 1;
+        format!("{prefix}-{}-{}", self.call, self.last)
+    }
+}
+
 /// Wraps `body_xml` in an envelope signed with `credential` and carrying its certificate as a
-/// BinarySecurityToken, as STS calls are.
+/// BinarySecurityToken, as STS calls are. The same input gives the same envelope.
 pub fn x509_envelope(
     body_xml: &str,
     credential: &Credential,
     now: Timestamp,
     algorithms: Algorithms,
+) -> Result<String, PeerError> {
+    x509_envelope_with(
+        body_xml,
+        credential,
+        now,
+        algorithms,
+        &mut SequentialIds::new(),
+    )
+}
+
+fn x509_envelope_with(
+    body_xml: &str,
+    credential: &Credential,
+    now: Timestamp,
+    algorithms: Algorithms,
+    ids: &mut dyn IdGenerator,
 ) -> Result<String, PeerError> {
     let options = EnvelopeOptions {
         algorithms,
@@ -133,24 +179,40 @@ pub fn x509_envelope(
         credential.certificate_der(),
         credential.key(),
         &options,
-        &mut SequentialIds::new(),
+        ids,
     )?)
 }
 
 /// Wraps `body_xml` in an envelope carrying `assertion_xml` and signed with the holder-of-key
-/// `credential`, as eHealthBox and publication calls are.
+/// `credential`, as eHealthBox and publication calls are. The same input gives the same envelope.
 pub fn saml_envelope(
     body_xml: &str,
     assertion_xml: &str,
     credential: &Credential,
     now: Timestamp,
 ) -> Result<String, PeerError> {
+    saml_envelope_with(
+        body_xml,
+        assertion_xml,
+        credential,
+        now,
+        &mut SequentialIds::new(),
+    )
+}
+
+fn saml_envelope_with(
+    body_xml: &str,
+    assertion_xml: &str,
+    credential: &Credential,
+    now: Timestamp,
+    ids: &mut dyn IdGenerator,
+) -> Result<String, PeerError> {
     Ok(wsse::build_saml_envelope(
         body_xml,
         assertion_xml,
         credential.key(),
         &EnvelopeOptions::new(now),
-        &mut SequentialIds::new(),
+        ids,
     )?)
 }
 
@@ -257,9 +319,9 @@ impl Peer {
         })
     }
 
-    /// Requests a token from the STS: the request is signed with `authenticating`, and `holder`
-    /// is the holder-of-key. When the STS replies with a sign challenge, the response is signed
-    /// with `holder`. Returns the assertion as received.
+    /// Requests a token from the STS: the request is signed with `authenticating`, with IDs of
+    /// its own as in [`Peer::send`], and `holder` is the holder-of-key. When the STS replies with
+    /// a sign challenge, the response is signed with `holder`. Returns the assertion as received.
     pub async fn request_token(
         &self,
         authenticating: &Credential,
@@ -268,14 +330,17 @@ impl Peer {
         now: Timestamp,
     ) -> Result<String, PeerError> {
         let body = request.body(holder.certificate_der(), now);
-        let envelope = x509_envelope(&body, authenticating, now, Algorithms::SHA256)?;
+        let mut ids = CallIds::next_call();
+        let envelope =
+            x509_envelope_with(&body, authenticating, now, Algorithms::SHA256, &mut ids)?;
         let reply = self.post(STS_PATH, sts::ACTION_ISSUE, envelope).await?;
 
         match read_sts_reply(&reply)? {
             StsReply::Token(assertion) => Ok(assertion),
             StsReply::Challenge { context, challenge } => {
                 let answer = challenge_answer_body(&context, &challenge);
-                let envelope = x509_envelope(&answer, holder, now, Algorithms::SHA256)?;
+                let envelope =
+                    x509_envelope_with(&answer, holder, now, Algorithms::SHA256, &mut ids)?;
                 let reply = self.post(STS_PATH, sts::ACTION_CHALLENGE, envelope).await?;
                 match read_sts_reply(&reply)? {
                     StsReply::Token(assertion) => Ok(assertion),
@@ -288,7 +353,8 @@ impl Peer {
     }
 
     /// Sends `body_xml` to `path` in an envelope carrying `assertion_xml`, signed with the
-    /// holder-of-key `holder`. Returns the reply envelope.
+    /// holder-of-key `holder`, with IDs of its own so that the envelope is new even when an
+    /// earlier call sent the same body at the same instant. Returns the reply envelope.
     pub async fn send(
         &self,
         path: &str,
@@ -298,7 +364,8 @@ impl Peer {
         holder: &Credential,
         now: Timestamp,
     ) -> Result<String, PeerError> {
-        let envelope = saml_envelope(body_xml, assertion_xml, holder, now)?;
+        let mut ids = CallIds::next_call();
+        let envelope = saml_envelope_with(body_xml, assertion_xml, holder, now, &mut ids)?;
         self.post(path, soap_action, envelope).await
     }
 

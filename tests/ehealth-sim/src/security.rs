@@ -9,9 +9,12 @@
 //! - the `ds:Signature` of the header verifies with the key of the holder-of-key certificate in the
 //!   assertion's `SubjectConfirmation`, and covers the SOAP Body and the `wsu:Timestamp` (the very
 //!   nodes, not other elements carrying the same IDs);
-//! - the timestamp is within the [`TimestampPolicy`].
+//! - the timestamp is within the [`TimestampPolicy`];
+//! - the signature was not accepted before (see [`crate::replay`]).
 //!
-//! The [`TimestampPolicy`] is shared with the STS.
+//! The [`TimestampPolicy`] and the replay cache are shared with the STS.
+
+use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 use practicebox_xmlsec::ns;
@@ -19,6 +22,7 @@ use practicebox_xmlsec::wsse::{self, KeySource, WsseError};
 use roxmltree::{Document, Node};
 
 use crate::caller::Caller;
+use crate::replay::{ReplayCache, Replayed};
 use crate::sts::{self, trust};
 use crate::wire::Fault;
 
@@ -106,6 +110,14 @@ impl TimestampPolicy {
         }
         Ok(())
     }
+
+    /// Returns the first instant at which a timestamp with `created` and `expires` fails
+    /// [`TimestampPolicy::check`] whatever else holds: until then its signature must be kept in
+    /// the replay cache.
+    pub fn replay_window_end(&self, created: Timestamp, expires: Timestamp) -> Timestamp {
+        let too_old = add(add(created, self.max_age), SignedDuration::from_nanos(1));
+        add(expires, self.expiry_leeway).min(too_old)
+    }
 }
 
 fn add(instant: Timestamp, duration: SignedDuration) -> Timestamp {
@@ -164,6 +176,8 @@ pub enum AuthError {
     Timestamp(#[from] TimestampError),
     #[error("SAML assertion grants no SSIN attribute ({})", sts::PERSON_SSIN)]
     NoSsin,
+    #[error(transparent)]
+    Replayed(#[from] Replayed),
 }
 
 impl AuthError {
@@ -187,6 +201,7 @@ impl From<AuthError> for Fault {
 pub struct Authenticator {
     sts_key: rsa::PublicKey,
     policy: TimestampPolicy,
+    replay: Arc<ReplayCache>,
 }
 
 impl Authenticator {
@@ -201,7 +216,17 @@ impl Authenticator {
                 "the STS certificate contains no RSA public key".to_owned(),
             )
         })?;
-        Ok(Self { sts_key, policy })
+        Ok(Self {
+            sts_key,
+            policy,
+            replay: Arc::new(ReplayCache::default()),
+        })
+    }
+
+    /// Uses `replay` instead of a cache of its own, to share it with the STS.
+    pub fn with_replay_cache(mut self, replay: Arc<ReplayCache>) -> Self {
+        self.replay = replay;
+        self
     }
 
     /// Verifies the token and signature of `envelope` at `now`.
@@ -232,8 +257,16 @@ impl Authenticator {
             .check(received.timestamp.created, received.timestamp.expires, now)?;
 
         let operation = body_element(received.body).map_err(AuthError::Structure)?;
+        let caller = caller_from(token.element, &token.assertion_id)?;
+        let timestamp = &received.timestamp;
+        self.replay.check_and_record(
+            &signature_value(received.signature.signature),
+            self.policy
+                .replay_window_end(timestamp.created, timestamp.expires),
+            now,
+        )?;
         Ok(AuthenticatedRequest {
-            caller: caller_from(token.element, &token.assertion_id)?,
+            caller,
             holder_of_key_der: token.holder_of_key_certificate_der.clone(),
             token_not_on_or_after: not_on_or_after,
             operation_namespace: operation
@@ -340,6 +373,15 @@ pub(crate) fn body_element<'a, 'input>(body: Node<'a, 'input>) -> Result<Node<'a
         );
     }
     Ok(first)
+}
+
+/// Returns the text of the `ds:SignatureValue` of a verified `ds:Signature`.
+pub(crate) fn signature_value(signature: Node) -> String {
+    signature
+        .children()
+        .find(|node| node.has_tag_name((ns::DS, "SignatureValue")))
+        .map(element_text)
+        .unwrap_or_default()
 }
 
 pub(crate) fn element_text(element: Node) -> String {

@@ -3,6 +3,26 @@
 //!
 //! This module knows the wire shape only. It does not check WS-Security (that is
 //! [`crate::security`]'s job) and it does not implement any operation.
+//!
+//! # SOAPAction
+//!
+//! The Body's root element decides the operation. [`check_soap_action`] then checks that the
+//! `SOAPAction` header names that operation, with the values the `soapAction` attributes of the
+//! platform's WSDLs declare (the WS-I Basic Profile requires SOAP 1.1 clients to send exactly
+//! those):
+//!
+//! | service | SOAPAction |
+//! |---|---|
+//! | eHealthBox consultation v3 | `urn:be:fgov:ehealth:ehbox:consultation:protocol:v3:<operation>` |
+//! | eHealthBox publication v3 | `urn:be:fgov:ehealth:ehbox:publication:protocol:v3:sendMessage` |
+//! | STS, WS-Trust | `urn:be:fgov:ehealth:sts:protocol:v1:RequestSecurityToken`, or `…:Challenge` for a sign challenge answer |
+//! | STS, SAML 1.1 `samlp:Request` | `…:RequestSecurityToken`, or `…:RequestSecureToken` as the eHealth connector sends it |
+//! | ETK depot | empty (`""`) |
+//!
+//! Surrounding quotes are removed before the comparison. A missing or different action is
+//! SOA-03004 (a WS-I conformance failure). NOTE: that code, and that the platform checks the
+//! action at all, are inferred; the knob [`crate::knobs::Knobs::set_soap_action_check`] turns the
+//! check off. SOAP 1.2, whose action travels in the Content-Type, is rejected before this check.
 
 use std::fmt::Write as _;
 
@@ -12,6 +32,7 @@ use quick_xml::escape::escape;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
+use crate::sts::{ACTION_CHALLENGE, ACTION_ISSUE};
 use crate::wire::{Attachment, Fault, FaultKind, SoapReply};
 
 /// SOAP 1.1 envelope namespace.
@@ -80,7 +101,7 @@ impl Service {
             ("GetBoxInfoRequest", "getBoxInfo"),
             ("GetMessagesListRequest", "getMessagesList"),
             ("GetFullMessageRequest", "getFullMessage"),
-            ("GetHistoryRequest", "getHistory"),
+            ("GetHistoryRequest", "getMessageHistory"),
             (
                 "GetMessageAcknowledgmentsStatusRequest",
                 "getMessageAcknowledgmentsStatus",
@@ -117,6 +138,59 @@ impl Service {
 
 /// The operation name of a SAML 1.1 `samlp:Request` (AttributeQuery) on the SAML 1.1 endpoint.
 pub const SAML_P_OPERATION: &str = "samlpRequest";
+
+/// The SOAPAction the eHealth connector sends with a SAML 1.1 `samlp:Request`.
+const ACTION_SAML_P_CONNECTOR: &str = "urn:be:fgov:ehealth:sts:protocol:v1:RequestSecureToken";
+
+/// Returns the SOAPAction values accepted for `operation` of `service` (see the module docs).
+pub fn expected_soap_actions(service: Service, operation: &str) -> Vec<String> {
+    match (service, operation) {
+        (Service::Consultation, _) => vec![format!("{CONSULTATION_NS}:{operation}")],
+        (Service::Publication, _) => vec![format!("{PUBLICATION_NS}:{operation}")],
+        (Service::Saml11, SAML_P_OPERATION) => {
+            vec![ACTION_ISSUE.to_owned(), ACTION_SAML_P_CONNECTOR.to_owned()]
+        }
+        (Service::Sts | Service::Saml11, "Challenge") => vec![ACTION_CHALLENGE.to_owned()],
+        (Service::Sts | Service::Saml11, _) => vec![ACTION_ISSUE.to_owned()],
+        (Service::EtkDepot, _) => vec![String::new()],
+    }
+}
+
+/// Checks the `SOAPAction` header (`None` when absent) against `operation` of `service`, and
+/// returns SOA-03004 when it is missing or names another action.
+pub fn check_soap_action(
+    service: Service,
+    operation: &str,
+    soap_action: Option<&str>,
+) -> Result<(), Fault> {
+    let expected = expected_soap_actions(service, operation);
+    let quoted: Vec<String> = expected
+        .iter()
+        .map(|action| format!("\"{action}\""))
+        .collect();
+    let Some(sent) = soap_action else {
+        return Err(Fault::system(
+            "SOA-03004",
+            format!(
+                "the request has no SOAPAction header; send SOAPAction: {} for {operation}",
+                quoted.join(" or ")
+            ),
+            false,
+        ));
+    };
+    let unquoted = sent.trim().trim_matches('"');
+    if expected.iter().any(|action| action == unquoted) {
+        return Ok(());
+    }
+    Err(Fault::system(
+        "SOA-03004",
+        format!(
+            "the SOAPAction {sent:?} does not match the Body's operation {operation}; send {}",
+            quoted.join(" or ")
+        ),
+        false,
+    ))
+}
 
 /// A parsed SOAP 1.1 request: the document and what its Body asks for.
 #[derive(Debug)]
@@ -543,6 +617,84 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn soap_action_accepted_per_operation() {
+        let accepted = [
+            (
+                Service::Consultation,
+                "getMessagesList",
+                "\"urn:be:fgov:ehealth:ehbox:consultation:protocol:v3:getMessagesList\"",
+            ),
+            (
+                Service::Consultation,
+                "getMessageHistory",
+                "urn:be:fgov:ehealth:ehbox:consultation:protocol:v3:getMessageHistory",
+            ),
+            (
+                Service::Publication,
+                "sendMessage",
+                "\"urn:be:fgov:ehealth:ehbox:publication:protocol:v3:sendMessage\"",
+            ),
+            (
+                Service::Sts,
+                "RequestSecurityToken",
+                "\"urn:be:fgov:ehealth:sts:protocol:v1:RequestSecurityToken\"",
+            ),
+            (
+                Service::Sts,
+                "Challenge",
+                "\"urn:be:fgov:ehealth:sts:protocol:v1:Challenge\"",
+            ),
+            (
+                Service::Saml11,
+                SAML_P_OPERATION,
+                "\"urn:be:fgov:ehealth:sts:protocol:v1:RequestSecureToken\"",
+            ),
+            (Service::EtkDepot, "GetEtk", "\"\""),
+        ];
+        for (service, operation, action) in accepted {
+            let checked = check_soap_action(service, operation, Some(action));
+            assert!(
+                checked.is_ok(),
+                "{service:?} {operation} {action}: {checked:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn soap_action_mismatch_is_soa_03004() {
+        let rejected = [
+            (Service::Consultation, "getFullMessage", Some("\"\"")),
+            (
+                Service::Consultation,
+                "moveMessage",
+                Some("\"urn:be:fgov:ehealth:ehbox:consultation:protocol:v3:deleteMessage\""),
+            ),
+            (
+                Service::Sts,
+                "Challenge",
+                Some("\"urn:be:fgov:ehealth:sts:protocol:v1:RequestSecurityToken\""),
+            ),
+            (Service::EtkDepot, "GetEtk", Some("\"GetEtk\"")),
+            (Service::Consultation, "getBoxInfo", None),
+        ];
+        for (service, operation, action) in rejected {
+            let fault = check_soap_action(service, operation, action).expect_err(operation);
+            assert_eq!(fault.code, "SOA-03004", "{operation}: {}", fault.message);
+            assert!(fault.message.contains(operation), "{}", fault.message);
+        }
+    }
+
+    #[test]
+    fn soap_action_fault_names_expected_value() {
+        let fault = check_soap_action(Service::Consultation, "getBoxInfo", None).unwrap_err();
+        assert_eq!(
+            fault.message,
+            "the request has no SOAPAction header; send SOAPAction: \
+             \"urn:be:fgov:ehealth:ehbox:consultation:protocol:v3:getBoxInfo\" for getBoxInfo"
+        );
+    }
 
     fn request(body: &str) -> String {
         format!(

@@ -12,7 +12,8 @@ use ehealth_sim::knobs::{FaultRule, Injection, Trigger};
 use ehealth_sim::server::{ServerError, SimConfig, Simulator};
 use ehealth_sim::soap::{ETK_DEPOT_NS, Service};
 use support::{
-    SEED, fault_codes, first_doctor_ssin, get_etk_envelope, https_client, post, start, test_pki,
+    SEED, fault_codes, first_doctor_ssin, get_etk_envelope, https_client, post, post_with_action,
+    start, test_pki,
 };
 
 fn etk_of(envelope: &str) -> Option<Vec<u8>> {
@@ -290,6 +291,7 @@ async fn plain_http_listener_serves_soap() {
     let response = support::http_client()
         .post(url)
         .header("Content-Type", "text/xml")
+        .header("SOAPAction", "\"\"")
         .body(get_etk_envelope(&first_doctor_ssin()))
         .send()
         .await
@@ -318,9 +320,17 @@ async fn saml_p_request_is_not_supported() {
                 MinorVersion=\"1\" RequestID=\"request-1\"/>";
     let envelope = ehealth_sim::soap::envelope(body);
 
-    let reply = post(&client, &simulator, Service::Saml11, "text/xml", envelope)
-        .await
-        .expect("HTTPS exchange");
+    let action = format!("\"{}\"", ehealth_sim::sts::ACTION_ISSUE);
+    let reply = post_with_action(
+        &client,
+        &simulator,
+        Service::Saml11,
+        Some(&action),
+        "text/xml",
+        envelope,
+    )
+    .await
+    .expect("HTTPS exchange");
     assert_eq!(reply.status, 500);
     let (faultcode, code) = fault_codes(&reply.text()).expect("SOAP fault");
     assert_eq!(code, "SOA-03005");

@@ -19,6 +19,7 @@
 //! | `DELETE /knobs/faults` | | removes every rule |
 //! | `PUT /knobs/latency` | [`SetLatency`] | latency per operation |
 //! | `PUT /knobs/binary` | [`SetBinary`] | binary mode and double base64 |
+//! | `PUT /knobs/checks` | [`SetChecks`] | turns the SOAPAction and replay checks on or off |
 //! | `PUT /knobs/token-lifetime` | [`SetTokenLifetime`] | forces the STS token lifetime |
 //! | `POST /knobs/index-shift` | [`IndexShift`] | a message arrives after the next list page |
 //! | `GET /clock`, `POST /clock` | [`MoveClock`] | reads, advances or freezes the clock |
@@ -46,6 +47,7 @@ use crate::ehbox::{BoxKey, BoxState, NewMessage, Platform, PlatformError};
 use crate::etk_depot::EtkDepot;
 use crate::knobs::{FaultRule, KnobError, KnobSnapshot, Knobs};
 use crate::pki::TestPki;
+use crate::replay::ReplayCache;
 use crate::request_log::{RequestLog, RequestRecord};
 use crate::seed::{self, SeedError, SeedReport};
 use crate::server::Addresses;
@@ -102,6 +104,7 @@ pub struct AdminState {
     pub clock: Arc<SimClock>,
     pub knobs: Arc<Knobs>,
     pub log: Arc<RequestLog>,
+    pub replay: Arc<ReplayCache>,
     pub platform: Arc<Mutex<Platform>>,
     pub sts: Arc<Sts>,
     pub pki: Arc<TestPki>,
@@ -149,6 +152,17 @@ pub struct SetBinary {
     pub double_base64: Option<bool>,
 }
 
+/// `PUT /knobs/checks`: an absent field leaves its check as it is.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SetChecks {
+    /// Whether the SOAPAction header must name the Body's operation.
+    #[serde(default)]
+    pub soap_action: Option<bool>,
+    /// Whether a signature accepted before is rejected as a replay.
+    #[serde(default)]
+    pub replay: Option<bool>,
+}
+
 /// `PUT /knobs/token-lifetime`: `null` gives the STS its normal policy back.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SetTokenLifetime {
@@ -177,6 +191,8 @@ pub struct MoveClock {
 pub struct KnobsView {
     #[serde(flatten)]
     pub knobs: KnobSnapshot,
+    /// Whether a signature accepted before is rejected as a replay.
+    pub replay_check: bool,
     pub now: Timestamp,
 }
 
@@ -352,7 +368,18 @@ impl AdminState {
     pub fn knobs(&self) -> KnobsView {
         KnobsView {
             knobs: self.knobs.snapshot(),
+            replay_check: self.replay.is_enabled(),
             now: self.clock.now(),
+        }
+    }
+
+    /// Turns the SOAPAction and replay checks on or off.
+    pub fn set_checks(&self, request: &SetChecks) {
+        if let Some(enabled) = request.soap_action {
+            self.knobs.set_soap_action_check(enabled);
+        }
+        if let Some(enabled) = request.replay {
+            self.replay.set_enabled(enabled);
         }
     }
 
@@ -469,6 +496,7 @@ pub fn router(state: Arc<AdminState>) -> Router {
         .route("/knobs/faults", post(add_fault).delete(clear_faults))
         .route("/knobs/latency", put(set_latency))
         .route("/knobs/binary", put(set_binary))
+        .route("/knobs/checks", put(set_checks))
         .route("/knobs/token-lifetime", put(set_token_lifetime))
         .route("/knobs/index-shift", post(index_shift))
         .route("/clock", get(read_clock).post(move_clock))
@@ -487,6 +515,8 @@ pub fn spawn(
     shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
     let app = router(state);
+    // NOTE: unlike the SOAP listeners, this one has no TLS, header or body timeouts: axum::serve
+    // sets none, so a stalled client keeps its connection until shutdown.
     tokio::spawn(async move {
         let stop = crate::server::stopped(shutdown);
         if let Err(error) = axum::serve(listener, app)
@@ -592,6 +622,14 @@ async fn set_binary(
     Json(request): Json<SetBinary>,
 ) -> Json<KnobsView> {
     state.set_binary(&request);
+    Json(state.knobs())
+}
+
+async fn set_checks(
+    State(state): State<Arc<AdminState>>,
+    Json(request): Json<SetChecks>,
+) -> Json<KnobsView> {
+    state.set_checks(&request);
     Json(state.knobs())
 }
 

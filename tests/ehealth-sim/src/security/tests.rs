@@ -260,3 +260,73 @@ fn envelope_signing_body_only(assertion: &str, holder: &Credential) -> String {
     };
     dsig::sign(&unsigned, &request, holder.key()).expect("signed envelope")
 }
+
+#[test]
+fn replayed_request_rejected() {
+    let doctor = recognised();
+    let assertion = token(doctor);
+    let envelope = request(&assertion, &doctor.authentication, now());
+    let checks = authenticator();
+    checks
+        .authenticate(&envelope, now())
+        .unwrap_or_else(|fault| panic!("{}", fault.message));
+
+    let later = now() + SignedDuration::from_secs(5);
+    expect_rejected(checks.authenticate(&envelope, later), "already received");
+
+    let fresh = request(&assertion, &doctor.authentication, later);
+    assert!(checks.authenticate(&fresh, later).is_ok());
+}
+
+#[test]
+fn replay_check_can_be_relaxed() {
+    let doctor = recognised();
+    let envelope = request(&token(doctor), &doctor.authentication, now());
+    let replay = std::sync::Arc::new(ReplayCache::default());
+    replay.set_enabled(false);
+    let checks = authenticator().with_replay_cache(replay);
+
+    assert!(checks.authenticate(&envelope, now()).is_ok());
+    assert!(checks.authenticate(&envelope, now()).is_ok());
+}
+
+#[test]
+fn rejected_request_is_not_recorded() {
+    let doctor = recognised();
+    let envelope = request(&token(doctor), &doctor.authentication, now());
+    let checks = authenticator();
+    let too_late = now() + SignedDuration::from_mins(10);
+
+    assert!(checks.authenticate(&envelope, too_late).is_err());
+    assert!(checks.authenticate(&envelope, now()).is_ok());
+}
+
+#[test]
+fn replay_window_ends_when_timestamp_fails() {
+    let policy = TimestampPolicy::default();
+    let created = now();
+    let short = policy.replay_window_end(created, created + SignedDuration::from_secs(60));
+    assert_eq!(short, created + SignedDuration::from_secs(60));
+    assert!(
+        policy
+            .check(created, created + SignedDuration::from_secs(60), short)
+            .is_err()
+    );
+
+    let long = policy.replay_window_end(created, created + SignedDuration::from_hours(1));
+    assert!(long > created + policy.max_age);
+    assert!(
+        policy
+            .check(created, created + SignedDuration::from_hours(1), long)
+            .is_err()
+    );
+    assert!(
+        policy
+            .check(
+                created,
+                created + SignedDuration::from_hours(1),
+                created + policy.max_age
+            )
+            .is_ok()
+    );
+}

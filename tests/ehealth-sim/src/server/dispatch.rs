@@ -1,12 +1,14 @@
-//! One SOAP call, from the HTTP request to the HTTP response: routing by path, SOAP parsing,
-//! fault injection, authentication, the operation handler, rendering and the request log.
+//! One SOAP call, from the HTTP request to the HTTP response: routing by path, reading the body
+//! within its timeout, SOAP parsing, the SOAPAction check, fault injection, authentication, the
+//! operation handler, rendering and the request log.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::body::Body;
 use hyper::body::Incoming;
-use hyper::header::{ALLOW, CONTENT_TYPE, HeaderValue};
+use hyper::header::{ALLOW, CONNECTION, CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::{DropConnection, Parts, SimConfig};
@@ -34,6 +36,7 @@ pub struct SoapState {
     platform: Arc<Mutex<Platform>>,
     etk_depot: Arc<EtkDepot>,
     authenticator: Authenticator,
+    body_timeout: Duration,
     next_ticket: AtomicU64,
 }
 
@@ -48,6 +51,7 @@ impl SoapState {
             platform: Arc::clone(&parts.platform),
             etk_depot: Arc::clone(&parts.etk_depot),
             authenticator,
+            body_timeout: config.timeouts.request_body,
             next_ticket: AtomicU64::new(1),
         }
     }
@@ -113,12 +117,16 @@ pub async fn handle(
     let content_type = header_text(&request, CONTENT_TYPE.as_str());
     let soap_action =
         header_text(&request, "SOAPAction").map(|action| action.trim_matches('"').to_owned());
-    let bytes = match axum::body::to_bytes(Body::new(request.into_body()), MAX_REQUEST_BYTES).await
-    {
-        Ok(bytes) => bytes,
-        Err(error) => {
+    let body = axum::body::to_bytes(Body::new(request.into_body()), MAX_REQUEST_BYTES);
+    let bytes = match tokio::time::timeout(state.body_timeout, body).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(error)) => {
             tracing::debug!(%error, "reading a request body failed");
             return Err(DropConnection);
+        }
+        Err(_) => {
+            tracing::info!(%path, timeout = ?state.body_timeout, "request body timed out");
+            return Ok(request_timeout(state.body_timeout));
         }
     };
     let (message, text) = unpack(content_type, &bytes);
@@ -140,6 +148,7 @@ pub async fn handle(
         injected: facts.injected,
         request: text,
         response: rendered.envelope,
+        truncated: false,
     });
     rendered.response
 }
@@ -213,6 +222,11 @@ async fn serve(
             Err(fault) => return (Outcome::Fault(fault), facts),
         };
     facts.operation = Some(operation);
+    if state.knobs.soap_action_check()
+        && let Err(fault) = soap::check_soap_action(service, operation, soap_action.as_deref())
+    {
+        return (Outcome::Fault(fault), facts);
+    }
 
     let plan = state.knobs.plan_call(operation);
     if !plan.delay.is_zero() {
@@ -433,6 +447,22 @@ fn with_body(status: StatusCode, content_type: &str, bytes: Vec<u8>) -> Response
     if let Ok(value) = HeaderValue::from_str(content_type) {
         response.headers_mut().insert(CONTENT_TYPE, value);
     }
+    response
+}
+
+/// 408 with `Connection: close`: the rest of the body is not read, so the connection cannot
+/// carry another request.
+fn request_timeout(timeout: Duration) -> Response<Body> {
+    let mut response = plain(
+        StatusCode::REQUEST_TIMEOUT,
+        format!(
+            "the request body did not arrive within {} s; send it at once\n",
+            timeout.as_secs_f64()
+        ),
+    );
+    response
+        .headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
     response
 }
 

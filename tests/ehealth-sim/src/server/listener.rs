@@ -3,6 +3,17 @@
 //! The SOAP endpoints run on hyper directly, not through a router, because a fault injection must
 //! be able to close a connection without sending any response. A hyper service that returns an
 //! error does exactly that.
+//!
+//! # Slow and stalled clients
+//!
+//! A client that opens connections and then sends nothing, or sends its request a few bytes at a
+//! time, must not hold the simulator's connections forever. [`ConnectionTimeouts`] bounds the TLS
+//! handshake and the request headers here (hyper closes the connection when the headers are late,
+//! and it also waits no longer than that for the next request on an idle kept-alive connection),
+//! and the request body in `dispatch` (which responds with 408 and closes the connection).
+//!
+//! NOTE: a client that stops reading a response keeps its connection until the simulator shuts
+//! down; hyper has no write timeout.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -12,7 +23,7 @@ use std::time::Duration;
 use axum::body::Body;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -23,6 +34,29 @@ use super::ServerError;
 
 /// How long shutdown waits for open connections to finish their current request.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the SOAP listeners wait for a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionTimeouts {
+    /// The TLS handshake of an accepted HTTPS connection. Default 10 seconds.
+    pub tls_handshake: Duration,
+    /// The request line and headers of each request, from when the connection waits for it.
+    /// Default 30 seconds.
+    pub request_header: Duration,
+    /// The whole request body, from when its headers arrived. Default 60 seconds, time for a
+    /// 16 MB body at about 2 Mbit/s.
+    pub request_body: Duration,
+}
+
+impl Default for ConnectionTimeouts {
+    fn default() -> Self {
+        Self {
+            tls_handshake: Duration::from_secs(10),
+            request_header: Duration::from_secs(30),
+            request_body: Duration::from_secs(60),
+        }
+    }
+}
 
 /// The error a SOAP service returns to make hyper close the connection without a response.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +108,7 @@ pub fn spawn_accept_loop<H, F>(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     handler: H,
+    timeouts: ConnectionTimeouts,
     shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()>
 where
@@ -91,6 +126,7 @@ where
                             peer,
                             tls.clone(),
                             handler.clone(),
+                            timeouts,
                             shutdown.clone(),
                         );
                         connections.spawn(connection);
@@ -124,28 +160,41 @@ async fn serve_connection<H, F>(
     peer: SocketAddr,
     tls: Option<TlsAcceptor>,
     handler: H,
+    timeouts: ConnectionTimeouts,
     shutdown: watch::Receiver<bool>,
 ) where
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Result<Response<Body>, DropConnection>> + Send + 'static,
 {
-    match tls {
-        Some(acceptor) => match acceptor.accept(stream).await {
-            Ok(stream) => run_http1(TokioIo::new(stream), handler, shutdown).await,
-            Err(error) => tracing::debug!(%peer, %error, "TLS handshake failed"),
-        },
-        None => run_http1(TokioIo::new(stream), handler, shutdown).await,
+    let Some(acceptor) = tls else {
+        return run_http1(TokioIo::new(stream), handler, timeouts, shutdown).await;
+    };
+    match tokio::time::timeout(timeouts.tls_handshake, acceptor.accept(stream)).await {
+        Ok(Ok(stream)) => run_http1(TokioIo::new(stream), handler, timeouts, shutdown).await,
+        Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
+        Err(_) => tracing::info!(
+            %peer,
+            timeout = ?timeouts.tls_handshake,
+            "TLS handshake timed out; connection closed"
+        ),
     }
 }
 
-async fn run_http1<I, H, F>(io: I, handler: H, shutdown: watch::Receiver<bool>)
-where
+async fn run_http1<I, H, F>(
+    io: I,
+    handler: H,
+    timeouts: ConnectionTimeouts,
+    shutdown: watch::Receiver<bool>,
+) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Result<Response<Body>, DropConnection>> + Send + 'static,
 {
     let service = hyper::service::service_fn(handler);
-    let connection = hyper::server::conn::http1::Builder::new().serve_connection(io, service);
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(timeouts.request_header)
+        .serve_connection(io, service);
     tokio::pin!(connection);
 
     tokio::select! {
@@ -167,7 +216,11 @@ pub async fn stopped(mut shutdown: watch::Receiver<bool>) {
 }
 
 fn log_connection_end(result: Result<(), hyper::Error>) {
-    if let Err(error) = result {
-        tracing::debug!(%error, "connection ended with an error");
+    match result {
+        Ok(()) => {}
+        Err(error) if error.is_timeout() => {
+            tracing::info!(%error, "request headers timed out; connection closed")
+        }
+        Err(error) => tracing::debug!(%error, "connection ended with an error"),
     }
 }

@@ -28,13 +28,14 @@ use crate::ehbox::{Platform, PlatformConfig};
 use crate::etk_depot::EtkDepot;
 use crate::knobs::Knobs;
 use crate::pki::TestPki;
+use crate::replay::ReplayCache;
 use crate::request_log::{self, RequestLog};
 use crate::security::{Authenticator, TimestampPolicy};
 use crate::seed;
 use crate::soap::Service;
 use crate::sts::{Person, Sts, StsConfig};
 
-pub use listener::{DropConnection, stopped};
+pub use listener::{ConnectionTimeouts, DropConnection, stopped};
 
 /// Errors of starting the simulator.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +87,10 @@ pub struct SimConfig {
     pub clock: Arc<SimClock>,
     /// The number of requests the request log keeps.
     pub request_log_capacity: usize,
+    /// The bytes of request and response text the request log keeps.
+    pub request_log_bytes: usize,
+    /// How long the SOAP listeners wait for slow or stalled clients.
+    pub timeouts: ConnectionTimeouts,
     /// When set, every STS token lives exactly this long, to test token expiry.
     pub forced_token_lifetime: Option<SignedDuration>,
 }
@@ -104,6 +109,8 @@ impl SimConfig {
             pki,
             clock: Arc::new(SimClock::real_time()),
             request_log_capacity: request_log::DEFAULT_CAPACITY,
+            request_log_bytes: request_log::DEFAULT_BYTE_BUDGET,
+            timeouts: ConnectionTimeouts::default(),
             forced_token_lifetime: None,
         }
     }
@@ -131,7 +138,8 @@ impl Simulator {
         let parts = build_parts(&config)?;
         let authenticator =
             Authenticator::new(parts.sts.certificate_der(), TimestampPolicy::default())
-                .map_err(|error| ServerError::Setup(error.to_string()))?;
+                .map_err(|error| ServerError::Setup(error.to_string()))?
+                .with_replay_cache(Arc::clone(&parts.replay));
         let soap_state = Arc::new(dispatch::SoapState::new(&config, &parts, authenticator));
 
         let (shutdown_sender, shutdown) = watch::channel(false);
@@ -141,11 +149,18 @@ impl Simulator {
             https_listener,
             Some(tls),
             &soap_state,
+            config.timeouts,
             &shutdown,
         ));
         let http = http_listener.as_ref().map(local_address);
         if let Some(listener) = http_listener {
-            tasks.push(spawn_soap(listener, None, &soap_state, &shutdown));
+            tasks.push(spawn_soap(
+                listener,
+                None,
+                &soap_state,
+                config.timeouts,
+                &shutdown,
+            ));
         }
 
         let admin_address = admin_listener.as_ref().map(local_address);
@@ -160,6 +175,7 @@ impl Simulator {
             clock: Arc::clone(&config.clock),
             knobs: Arc::clone(&parts.knobs),
             log: Arc::clone(&parts.log),
+            replay: Arc::clone(&parts.replay),
             platform: Arc::clone(&parts.platform),
             sts: Arc::clone(&parts.sts),
             pki: Arc::clone(&parts.pki),
@@ -182,6 +198,7 @@ impl Simulator {
             clock: config.clock,
             knobs: parts.knobs,
             log: parts.log,
+            replay: parts.replay,
             platform: parts.platform,
             sts: parts.sts,
             pki: parts.pki,
@@ -230,6 +247,7 @@ impl Addresses {
 struct Parts {
     knobs: Arc<Knobs>,
     log: Arc<RequestLog>,
+    replay: Arc<ReplayCache>,
     platform: Arc<Mutex<Platform>>,
     sts: Arc<Sts>,
     etk_depot: Arc<EtkDepot>,
@@ -247,6 +265,8 @@ pub struct RunningSimulator {
     pub clock: Arc<SimClock>,
     pub knobs: Arc<Knobs>,
     pub log: Arc<RequestLog>,
+    /// The signatures already accepted; `replay.set_enabled(false)` lets a test resend requests.
+    pub replay: Arc<ReplayCache>,
     pub platform: Arc<Mutex<Platform>>,
     pub sts: Arc<Sts>,
     pub pki: Arc<TestPki>,
@@ -300,11 +320,12 @@ fn spawn_soap(
     listener: tokio::net::TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
     state: &Arc<dispatch::SoapState>,
+    timeouts: ConnectionTimeouts,
     shutdown: &watch::Receiver<bool>,
 ) -> JoinHandle<()> {
     let state = Arc::clone(state);
     let handler = move |request| dispatch::handle(Arc::clone(&state), request);
-    listener::spawn_accept_loop(listener, tls, handler, shutdown.clone())
+    listener::spawn_accept_loop(listener, tls, handler, timeouts, shutdown.clone())
 }
 
 fn tls_from_pki(pki: &TestPki) -> Result<tokio_rustls::TlsAcceptor, ServerError> {
@@ -323,7 +344,8 @@ fn build_parts(config: &SimConfig) -> Result<Parts, ServerError> {
     let pki = Arc::new(config.pki.clone());
     let setup = |error: &dyn std::fmt::Display| ServerError::Setup(error.to_string());
     let ca_pem = pki.root.certificate_pem().map_err(|error| setup(&error))?;
-    let sts = Arc::new(build_sts(&pki, config).map_err(|error| setup(&error))?);
+    let replay = Arc::new(ReplayCache::default());
+    let sts = Arc::new(build_sts(&pki, config, &replay).map_err(|error| setup(&error))?);
     let platform_config = PlatformConfig {
         seed: config.seed,
         ..PlatformConfig::default()
@@ -341,7 +363,11 @@ fn build_parts(config: &SimConfig) -> Result<Parts, ServerError> {
     let etk_depot = Arc::new(EtkDepot::from_pki(&pki).map_err(|error| setup(&error))?);
     Ok(Parts {
         knobs: Arc::new(Knobs::new(config.seed)),
-        log: Arc::new(RequestLog::new(config.request_log_capacity)),
+        log: Arc::new(RequestLog::with_byte_budget(
+            config.request_log_capacity,
+            config.request_log_bytes,
+        )),
+        replay,
         platform,
         sts,
         etk_depot,
@@ -352,7 +378,7 @@ fn build_parts(config: &SimConfig) -> Result<Parts, ServerError> {
 
 /// Builds the STS: signed by the PKI's STS credential, trusting the PKI's CAs, and certifying the
 /// doctor attributes of every PKI doctor recognised as one.
-fn build_sts(pki: &TestPki, sim: &SimConfig) -> Result<Sts, String> {
+fn build_sts(pki: &TestPki, sim: &SimConfig, replay: &Arc<ReplayCache>) -> Result<Sts, String> {
     let trusted = pki
         .ca_chain()
         .iter()
@@ -365,6 +391,7 @@ fn build_sts(pki: &TestPki, sim: &SimConfig) -> Result<Sts, String> {
     );
     config.seed = sim.seed;
     config.forced_token_lifetime = sim.forced_token_lifetime;
+    config.replay = Arc::clone(replay);
     for doctor in &pki.doctors {
         let person = Person {
             doctor: doctor.spec.recognised_as_doctor,

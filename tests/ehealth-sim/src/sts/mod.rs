@@ -5,6 +5,7 @@
 //! - the X.509 WS-Security signature (exclusive c14n, RSA-SHA1 or RSA-SHA256) covers Body,
 //!   Timestamp and BinarySecurityToken;
 //! - the timestamp is within its window;
+//! - the signature was not accepted before (see [`crate::replay`]);
 //! - the certificate chains to a trusted CA and is valid now;
 //! - the asserted SSIN claims equal the SSIN of the certificate.
 //!
@@ -24,7 +25,7 @@ pub mod trust;
 mod wss;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use jiff::{SignedDuration, Timestamp};
 use quick_xml::escape::escape;
@@ -38,6 +39,7 @@ pub use assertion::{
 };
 pub use trust::{CertificateError, TrustAnchors};
 
+use crate::replay::ReplayCache;
 use crate::security::TimestampPolicy;
 use crate::wire::{Fault, SoapReply};
 use request::{ChallengeAnswer, IssueRequest, RequestedLifetime, StsRequest};
@@ -105,6 +107,9 @@ pub struct StsConfig {
     pub require_signed_token: bool,
     /// Seed of the generator of assertion IDs and challenges.
     pub seed: u64,
+    /// The signatures already accepted; the simulator shares one cache with the eHealthBox
+    /// services.
+    pub replay: Arc<ReplayCache>,
 }
 
 impl StsConfig {
@@ -129,6 +134,7 @@ impl StsConfig {
             directory: Directory::default(),
             require_signed_token: true,
             seed: 0,
+            replay: Arc::new(ReplayCache::default()),
         }
     }
 }
@@ -305,8 +311,9 @@ impl Sts {
         self.lock().issued.clone()
     }
 
-    /// Serves one STS call: `envelope` is the whole SOAP request. The SOAPAction is informative
-    /// only; the body element decides the operation, as the platform tolerates odd actions.
+    /// Serves one STS call: `envelope` is the whole SOAP request. The body element decides the
+    /// operation; the SOAPAction is only logged here, since the transport checks it against that
+    /// operation (see [`crate::soap::check_soap_action`]).
     pub fn handle(
         &self,
         envelope: &str,
@@ -329,6 +336,10 @@ impl Sts {
         )?;
         let signer = trust::parse_certificate(&verified.signer_der)?;
         self.anchors.verify(&signer, now)?;
+        self.config
+            .replay
+            .check_and_record(&verified.signature_value, verified.replay_window_end, now)
+            .map_err(|replayed| StsError::Security(replayed.to_string()))?;
 
         match verified.request {
             StsRequest::Issue(request) => self.handle_issue(request, signer, now),

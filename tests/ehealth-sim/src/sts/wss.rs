@@ -15,6 +15,10 @@ pub(crate) struct VerifiedStsRequest {
     /// DER of the certificate in the BinarySecurityToken, whose key signed the request.
     pub signer_der: Vec<u8>,
     pub request: StsRequest,
+    /// The text of the `ds:SignatureValue`, the key of the replay cache.
+    pub signature_value: String,
+    /// When the request's timestamp stops passing the policy.
+    pub replay_window_end: Timestamp,
 }
 
 /// Checks the WS-Security header of an STS request and reads its body.
@@ -59,9 +63,12 @@ pub(crate) fn verify_x509_request(
 
     let operation = security::body_element(received.body).map_err(|_| StsError::NoBody)?;
     let request = request::parse_body_element(operation)?;
+    let timestamp = &received.timestamp;
     Ok(VerifiedStsRequest {
         signer_der: certificate_der.clone(),
         request,
+        signature_value: security::signature_value(received.signature.signature),
+        replay_window_end: policy.replay_window_end(timestamp.created, timestamp.expires),
     })
 }
 

@@ -76,7 +76,8 @@ impl Reply {
     }
 }
 
-/// Posts `body` with `content_type` to the HTTPS endpoint of `service`.
+/// Posts `body` with `content_type` to the HTTPS endpoint of `service`, with the SOAPAction a
+/// conforming client sends for the operation in the Body (`""` when the body names none).
 pub async fn post(
     client: &reqwest::Client,
     simulator: &RunningSimulator,
@@ -84,14 +85,46 @@ pub async fn post(
     content_type: &str,
     body: String,
 ) -> Result<Reply, reqwest::Error> {
+    let action = format!("\"{}\"", soap_action_for(service, &body));
+    post_with_action(
+        client,
+        simulator,
+        service,
+        Some(&action),
+        content_type,
+        body,
+    )
+    .await
+}
+
+/// Returns the SOAPAction the simulator expects for the SOAP 1.1 envelope `body`.
+pub fn soap_action_for(service: Service, body: &str) -> String {
+    soap::parse_request(service, Some("text/xml"), body)
+        .ok()
+        .and_then(|request| {
+            soap::expected_soap_actions(service, request.operation)
+                .into_iter()
+                .next()
+        })
+        .unwrap_or_default()
+}
+
+/// Posts `body` with `content_type` and `soap_action` (the header as sent; none when `None`) to
+/// the HTTPS endpoint of `service`.
+pub async fn post_with_action(
+    client: &reqwest::Client,
+    simulator: &RunningSimulator,
+    service: Service,
+    soap_action: Option<&str>,
+    content_type: &str,
+    body: String,
+) -> Result<Reply, reqwest::Error> {
     let url = simulator.addresses.https_url(service);
-    let response = client
-        .post(url)
-        .header("Content-Type", content_type)
-        .header("SOAPAction", "\"\"")
-        .body(body)
-        .send()
-        .await?;
+    let mut request = client.post(url).header("Content-Type", content_type);
+    if let Some(action) = soap_action {
+        request = request.header("SOAPAction", action);
+    }
+    let response = request.body(body).send().await?;
     let status = response.status().as_u16();
     let content_type = response
         .headers()

@@ -22,10 +22,10 @@ use anyhow::{Context as _, Result, ensure};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use practicebox::config::ServiceConfig;
+use practicebox::credentials::CredentialVault;
 use practicebox::delivery::names::doctor_folder_name;
 use practicebox::delivery::{Outgoing, Part, RoutingProfile, Share};
 use practicebox::ehealth::clock::{Clock, ManualClock};
-use practicebox::credentials::CredentialVault;
 use practicebox::fetcher::credentials::VaultCredentials;
 use practicebox::fetcher::{FetchError, RunReport};
 use practicebox::scheduler::shutdown::{Shutdown, ShutdownTrigger};
@@ -257,7 +257,11 @@ impl RunningService {
         let principals = StorePrincipals {
             store,
             credentials: Arc::new(VaultCredentials::new(CredentialVault::open(
-                &practice.dir.path().join("data").join(practicebox::credentials::VAULT_FOLDER),
+                &practice
+                    .dir
+                    .path()
+                    .join("data")
+                    .join(practicebox::credentials::VAULT_FOLDER),
             )?)),
         };
         let source =

@@ -251,7 +251,7 @@ async fn kill_at_random_points_delivers_exactly_once() {
 
     // Latency spreads one pass over many kill points, and opens a window inside each move.
     let knobs = &practice.simulator.knobs;
-    knobs.set_latency("getFullMessage", Duration::from_millis(5));
+    knobs.set_latency("getFullMessage", Duration::from_millis(40));
     knobs.set_latency("moveMessage", Duration::from_millis(300));
 
     // The service sends READY=1 here once its store is open and its scheduler runs.

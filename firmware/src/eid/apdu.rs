@@ -92,7 +92,7 @@ pub fn compute_digital_signature(input: &[u8]) -> Vec<u8> {
 }
 
 /// Builds `INTERNAL AUTHENTICATE` with `algorithm` and private key `key_reference` over
-/// `challenge`, sent in tag `94` as eid-mw does, with no Le: the card answers `61xx`.
+/// `challenge`, sent in tag `94` as eid-mw does, with no Le: the card replies `61xx`.
 pub fn internal_authenticate(algorithm: u8, key_reference: u8, challenge: &[u8]) -> Vec<u8> {
     let mut data = Vec::with_capacity(2 + challenge.len());
     data.push(0x94);

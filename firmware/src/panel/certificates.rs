@@ -17,13 +17,13 @@ use zeroize::Zeroizing;
 pub struct FoundCertificate {
     /// The file name, as the wizard lists it.
     pub name: String,
-    /// Where the source reads it from.
+    /// The location the source reads from.
     pub path: PathBuf,
     /// The size in bytes when it was listed.
     pub size: u64,
 }
 
-/// The medium that holds the doctor's eHealth keystore: the USB stick on the box.
+/// The medium that contains the doctor's eHealth keystore: the USB stick on the box.
 pub trait CertificateSource {
     /// Lists the `*.p12` and `*.acc-p12` files, sorted by name. An empty list is an error
     /// ([`CertificateSourceError::NoCertificate`]).
@@ -181,7 +181,7 @@ impl CertificateSource for FolderCertificates {
             .open(&certificate.path)
             .map_err(|error| self.io_error(error))?;
         let mut bytes = Zeroizing::new(Vec::new());
-        // One byte past the limit tells a file that grew since it was listed.
+        // Reading one byte past the limit detects a file that grew since it was listed.
         file.take(Self::MAX_SIZE + 1)
             .read_to_end(&mut bytes)
             .map_err(|error| self.io_error(error))?;

@@ -17,7 +17,7 @@ use super::keys::KeyEvent;
 use super::render::{Canvas, body_row_top};
 use super::text::COLUMNS;
 
-/// What an entry wants after a button press or a key.
+/// The request of an entry after a button press or a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryAction {
     /// Stay on the entry.

@@ -15,7 +15,7 @@
 //! |---|---|
 //! | eHealthBox consultation v3 | `urn:be:fgov:ehealth:ehbox:consultation:protocol:v3:<operation>` |
 //! | eHealthBox publication v3 | `urn:be:fgov:ehealth:ehbox:publication:protocol:v3:sendMessage` |
-//! | STS, WS-Trust | `urn:be:fgov:ehealth:sts:protocol:v1:RequestSecurityToken`, or `…:Challenge` for a sign challenge answer |
+//! | STS, WS-Trust | `urn:be:fgov:ehealth:sts:protocol:v1:RequestSecurityToken`, or `…:Challenge` for the reply to a sign challenge |
 //! | STS, SAML 1.1 `samlp:Request` | `…:RequestSecurityToken`, or `…:RequestSecureToken` as the eHealth connector sends it |
 //! | ETK depot | empty (`""`) |
 //!

@@ -26,7 +26,7 @@
 //!
 //! [mandates]                                 # what `setup` and `mandate` check against
 //! ehealth_ca = "/etc/practicebox/ehealth-ca.pem"   # CAs of doctors' eHealth certificates
-//! eid_roots = "/etc/practicebox/eid-roots.pem"     # Belgian eID root certificates
+//! eid_roots = "/usr/share/practicebox/eid-roots.pem"  # Belgian eID roots, shipped
 //! riziv_check = "strict"                     # or "format_only": 11 digits, no check digits
 //!
 //! [panel]                                    # the display, buttons and LEDs on the box
@@ -176,7 +176,7 @@ impl Default for PanelConfig {
             stick_folder: PathBuf::from("/run/practicebox/stick"),
             reader: String::new(),
             ehealth_ca: PathBuf::from("/etc/practicebox/ehealth-ca.pem"),
-            eid_roots: PathBuf::from("/etc/practicebox/eid-roots.pem"),
+            eid_roots: PathBuf::from(SHIPPED_EID_ROOTS),
             riziv_format_only: false,
         }
     }
@@ -211,8 +211,11 @@ fn default_ehealth_ca() -> PathBuf {
     PathBuf::from("/etc/practicebox/ehealth-ca.pem")
 }
 
+/// The Belgian eID roots that the package installs (Belgium Root CA3, CA4 and CA6).
+pub const SHIPPED_EID_ROOTS: &str = "/usr/share/practicebox/eid-roots.pem";
+
 fn default_eid_roots() -> PathBuf {
-    PathBuf::from("/etc/practicebox/eid-roots.pem")
+    PathBuf::from(SHIPPED_EID_ROOTS)
 }
 
 /// A checked configuration, with every value resolved.

@@ -4,7 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use der::{Decode, Encode};
+use jiff::Timestamp;
 use practicebox::config::{SHIPPED_EID_ROOTS, ServiceConfig};
+use practicebox::eid::CryptoError;
+use practicebox::eid::crypto::verify_issued_by_root;
 use sha2::{Digest, Sha256};
 use x509_cert::Certificate;
 
@@ -69,6 +72,50 @@ fn shipped_roots_match_pinned_fingerprints() {
         );
         Certificate::from_der(&der).unwrap();
     }
+}
+
+fn citizen_ca_202002() -> Certificate {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/eid/citizen-ca-202002.pem");
+    let pem = std::fs::read(path).unwrap();
+    let mut certificates = Certificate::load_pem_chain(&pem).unwrap();
+    assert_eq!(certificates.len(), 1);
+    certificates.remove(0)
+}
+
+/// A day when the Citizen CA and Belgium Root CA6 are both valid.
+fn valid_day() -> Timestamp {
+    "2026-12-04T12:00:00Z".parse().unwrap()
+}
+
+#[test]
+fn production_citizen_ca_chains_to_root_ca6() {
+    let anchors = practicebox::mandates::load_eid_anchors(&shipped_file()).unwrap();
+    verify_issued_by_root(&citizen_ca_202002(), "citizen CA", &anchors, valid_day()).unwrap();
+}
+
+#[test]
+fn production_citizen_ca_with_altered_signature_rejected() {
+    let anchors = practicebox::mandates::load_eid_anchors(&shipped_file()).unwrap();
+    let mut der = citizen_ca_202002().to_der().unwrap();
+    // The last byte belongs to the signature's s value.
+    let last = der.len() - 1;
+    der[last] ^= 0x01;
+    let altered = Certificate::from_der(&der).unwrap();
+    let error = verify_issued_by_root(&altered, "citizen CA", &anchors, valid_day()).unwrap_err();
+    assert!(
+        matches!(error, CryptoError::BadCertificateSignature { .. }),
+        "{error}"
+    );
+}
+
+#[test]
+fn production_citizen_ca_after_expiry_rejected() {
+    let anchors = practicebox::mandates::load_eid_anchors(&shipped_file()).unwrap();
+    let after: Timestamp = "2032-06-04T00:00:00Z".parse().unwrap();
+    let error =
+        verify_issued_by_root(&citizen_ca_202002(), "citizen CA", &anchors, after).unwrap_err();
+    assert!(matches!(error, CryptoError::Expired { .. }), "{error}");
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! The Belgian eID roots that the package installs: the mandate code must load them, they must be
 //! exactly the pinned certificates, and the shipped configuration must point at them.
 
+#![allow(clippy::unwrap_used, reason = "tests")]
+
 use std::path::{Path, PathBuf};
 
 use der::{Decode, Encode};

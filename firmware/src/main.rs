@@ -12,6 +12,7 @@ use practicebox::samba::command::{SambaCommand, run_samba};
 use practicebox::service::command::{
     ConfigCommand, RunArgs, StatusArgs, check_config, print_status, run_service,
 };
+use practicebox::stick::command::{StickCommand, run_stick};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -48,6 +49,9 @@ enum Command {
     /// Install the Samba shares that the service wrote (run as root on the box)
     #[command(subcommand)]
     Samba(SambaCommand),
+    /// List the eHealth keystores on the USB sticks in the box (run as the service account)
+    #[command(subcommand)]
+    Stick(StickCommand),
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -75,5 +79,6 @@ fn main() -> anyhow::Result<ExitCode> {
         Command::Setup(args) => run_setup(&args).map(|()| ExitCode::SUCCESS),
         Command::Mandate(command) => run_mandate(&command).map(|()| ExitCode::SUCCESS),
         Command::Samba(command) => run_samba(&command).map(|()| ExitCode::SUCCESS),
+        Command::Stick(command) => run_stick(&command).map(|()| ExitCode::SUCCESS),
     }
 }

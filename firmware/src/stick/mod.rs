@@ -49,6 +49,7 @@
 //! mounts of ext4 images on loop devices, inside a private mount namespace.
 
 mod client;
+pub mod command;
 mod error;
 mod folder;
 pub mod helper;

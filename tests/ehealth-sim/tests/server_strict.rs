@@ -249,31 +249,41 @@ async fn read_until_closed(stream: &mut TcpStream) -> (Vec<u8>, Duration) {
     }
 }
 
-#[tokio::test]
-async fn silent_connection_is_closed() {
-    let simulator = start_impatient().await;
+/// Opens a plain TCP connection to the simulator's HTTP listener.
+async fn connect_http(simulator: &RunningSimulator) -> TcpStream {
     let http = simulator.addresses.http.expect("HTTP listener");
-    let mut stream = TcpStream::connect(http).await.expect("connect");
+    TcpStream::connect(http).await.expect("connect")
+}
 
-    let (received, waited) = read_until_closed(&mut stream).await;
-
-    assert!(
-        received.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&received)
-    );
+/// Checks that the server closed the connection only after its 300 ms timeout (with 50 ms of
+/// clock slack), not at once.
+fn assert_closed_by_timeout(waited: Duration) {
     assert!(
         waited >= Duration::from_millis(250),
         "closed after {waited:?}"
     );
+}
+
+fn assert_nothing_received(received: &[u8]) {
+    assert!(received.is_empty(), "{}", String::from_utf8_lossy(received));
+}
+
+#[tokio::test]
+async fn silent_connection_is_closed() {
+    let simulator = start_impatient().await;
+    let mut stream = connect_http(&simulator).await;
+
+    let (received, waited) = read_until_closed(&mut stream).await;
+
+    assert_nothing_received(&received);
+    assert_closed_by_timeout(waited);
     simulator.shutdown().await;
 }
 
 #[tokio::test]
 async fn idle_kept_alive_connection_is_closed() {
     let simulator = start_impatient().await;
-    let http = simulator.addresses.http.expect("HTTP listener");
-    let mut stream = TcpStream::connect(http).await.expect("connect");
+    let mut stream = connect_http(&simulator).await;
 
     stream
         .write_all(b"GET /nothing HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
@@ -283,18 +293,14 @@ async fn idle_kept_alive_connection_is_closed() {
 
     let response = String::from_utf8_lossy(&received);
     assert!(response.starts_with("HTTP/1.1 404"), "{response}");
-    assert!(
-        waited >= Duration::from_millis(250),
-        "closed after {waited:?}"
-    );
+    assert_closed_by_timeout(waited);
     simulator.shutdown().await;
 }
 
 #[tokio::test]
 async fn slow_headers_close_connection() {
     let simulator = start_impatient().await;
-    let http = simulator.addresses.http.expect("HTTP listener");
-    let mut stream = TcpStream::connect(http).await.expect("connect");
+    let mut stream = connect_http(&simulator).await;
 
     stream
         .write_all(b"POST /EtkDepot/v1 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: te")
@@ -302,11 +308,7 @@ async fn slow_headers_close_connection() {
         .expect("partial headers");
     let (received, waited) = read_until_closed(&mut stream).await;
 
-    assert!(
-        received.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&received)
-    );
+    assert_nothing_received(&received);
     assert!(
         waited >= Duration::from_millis(250),
         "closed after {waited:?}"
@@ -318,8 +320,7 @@ async fn slow_headers_close_connection() {
 #[tokio::test]
 async fn slow_body_gets_408() {
     let simulator = start_impatient().await;
-    let http = simulator.addresses.http.expect("HTTP listener");
-    let mut stream = TcpStream::connect(http).await.expect("connect");
+    let mut stream = connect_http(&simulator).await;
 
     stream
         .write_all(
@@ -336,10 +337,7 @@ async fn slow_body_gets_408() {
         response.to_ascii_lowercase().contains("connection: close"),
         "{response}"
     );
-    assert!(
-        waited >= Duration::from_millis(250),
-        "closed after {waited:?}"
-    );
+    assert_closed_by_timeout(waited);
     simulator.shutdown().await;
 }
 
@@ -352,11 +350,8 @@ async fn silent_tls_client_is_closed() {
 
     let (received, waited) = read_until_closed(&mut stream).await;
 
-    assert!(received.is_empty());
-    assert!(
-        waited >= Duration::from_millis(250),
-        "closed after {waited:?}"
-    );
+    assert_nothing_received(&received);
+    assert_closed_by_timeout(waited);
     simulator.shutdown().await;
 }
 

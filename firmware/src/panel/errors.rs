@@ -206,6 +206,9 @@ pub fn describe_source_error(error: &CertificateSourceError) -> Message {
         CertificateSourceError::TooManyFiles { .. } => Message::new(Text::ErrorTooManyFiles),
         CertificateSourceError::Unreadable { .. } => Message::new(Text::ErrorStickUnreadable),
         CertificateSourceError::Removed => Message::new(Text::ErrorStickRemoved),
+        CertificateSourceError::MountUnavailable { .. } => {
+            Message::new(Text::ErrorStickMountUnavailable)
+        }
         CertificateSourceError::TooLarge { name, .. } => {
             Message::with(Text::ErrorFileTooLarge, "file", name.clone())
         }

@@ -140,6 +140,9 @@ pub(super) fn text(key: Text) -> &'static str {
             "The USB stick cannot be read. Copy the certificate to another stick."
         }
         Text::ErrorStickRemoved => "The USB stick was removed while it was read. Insert it again.",
+        Text::ErrorStickMountUnavailable => {
+            "The box cannot open USB sticks. Restart it; if this stays, call the installer."
+        }
         Text::ErrorFileTooLarge => {
             "{file} is too large for an eHealth certificate. Choose the file that eHealth \
              issued."

@@ -151,6 +151,10 @@ pub(super) fn text(key: Text) -> &'static str {
         Text::ErrorStickRemoved => {
             "La clé USB a été retirée pendant la lecture. Insérez-la à nouveau."
         }
+        Text::ErrorStickMountUnavailable => {
+            "La box ne peut pas ouvrir les clés USB. Redémarrez-la\u{a0}; si cela persiste, \
+             appelez l'installateur."
+        }
         Text::ErrorFileTooLarge => {
             "{file} est trop grand pour un certificat eHealth. Choisissez le fichier émis \
              par eHealth."

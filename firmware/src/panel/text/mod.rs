@@ -276,6 +276,7 @@ texts! {
     ErrorTooManyFiles: SCROLLED;
     ErrorStickUnreadable: SCROLLED;
     ErrorStickRemoved: SCROLLED;
+    ErrorStickMountUnavailable: SCROLLED;
     ErrorFileTooLarge: SCROLLED;
     // Errors of the mandate workflow.
     ErrorNotKeystore: SCROLLED;

@@ -148,6 +148,10 @@ pub(super) fn text(key: Text) -> &'static str {
         Text::ErrorStickRemoved => {
             "De USB-stick werd tijdens het lezen uitgenomen. Steek hem opnieuw in."
         }
+        Text::ErrorStickMountUnavailable => {
+            "De box kan geen USB-sticks openen. Start hem opnieuw op; blijft het zo, bel de \
+             installateur."
+        }
         Text::ErrorFileTooLarge => {
             "{file} is te groot voor een eHealth-certificaat. Kies het bestand dat eHealth \
              uitreikte."

@@ -169,9 +169,9 @@ fn describe_eid(error: &EidError) -> Message {
         EidError::CardExpired { validity_end } => {
             Message::with(Text::ErrorCardExpired, "date", format_date(*validity_end))
         }
+        EidError::PinpadTimeout => Message::new(Text::ErrorPinpadTimeout),
+        EidError::PinpadCancelled => Message::new(Text::ErrorPinpadCancelled),
         EidError::PinpadUnavailable
-        | EidError::PinpadTimeout
-        | EidError::PinpadCancelled
         | EidError::SignatureRefused { .. }
         | EidError::FileNotFound { .. }
         | EidError::CardStatus { .. } => Message::new(Text::ErrorCardFailed),

@@ -252,6 +252,8 @@ texts! {
     WizardReviewSetup: SCROLLED;
     WizardPinTitle: ROW;
     WizardPinTriesLeft: ROW;
+    /// Above the tries left, while the reader's pinpad waits for the PIN.
+    WizardPinOnReader: Fit::Rows(3);
     WizardSigning: BODY;
     WizardConfirming: BODY;
     WizardDoneTitle: ROW;
@@ -310,6 +312,8 @@ texts! {
     ErrorWrongPin: SCROLLED;
     ErrorPinBlocked: SCROLLED;
     ErrorPinFormat: SCROLLED;
+    ErrorPinpadTimeout: SCROLLED;
+    ErrorPinpadCancelled: SCROLLED;
     ErrorSignatureRejected: SCROLLED;
     ErrorStorage: SCROLLED;
     ErrorBoxSetup: SCROLLED;

@@ -43,10 +43,10 @@
 //!
 //! The panel's mandate wizard checks against the same `[mandates]` trust anchors and RIZIV rule
 //! as the commands. The `[panel]` keys `ehealth_ca`, `eid_roots` and `riziv_format_only` of
-//! earlier versions are rejected with the `[mandates]` key to use instead. `[panel]
-//! stick_folder` is rejected too: on the box the panel finds the USB stick through the kernel's
-//! uevents and has the mount helper mount it under `/run/practicebox-stick/<device>` for the
-//! wizard only (see [`crate::stick`]), so no fixed folder exists. The demo and the tests read
+//! earlier versions are rejected with the `[mandates]` key to use instead. Its `stick_folder`
+//! key is rejected too: on the box the panel finds the USB stick through the kernel's uevents
+//! and has the mount helper mount it under `/run/practicebox-stick/<device>` for the wizard
+//! only (see [`crate::stick`]), so no fixed folder exists. The demo and the tests read
 //! keystores from a plain folder that they pass in code.
 //!
 //! The `[samba]` table makes the service write one share per doctor folder to `fragment`

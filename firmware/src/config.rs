@@ -24,14 +24,14 @@
 //! access = "read_write"                      # or "read_only", for every share
 //! reload_command = ["smbcontrol", "smbd", "reload-config"]  # the default; [] runs none
 //!
-//! [mandates]                                 # what `setup` and `mandate` check against
+//! [mandates]                                 # what `setup`, `mandate` and the panel check
 //! ehealth_ca = "/etc/practicebox/ehealth-ca.pem"   # CAs of doctors' eHealth certificates
 //! eid_roots = "/usr/share/practicebox/eid-roots.pem"  # Belgian eID roots, shipped
 //! riziv_check = "strict"                     # or "format_only": 11 digits, no check digits
 //!
 //! [panel]                                    # the display, buttons and LEDs on the box
 //! enabled = true                             # off by default, for machines without them
-//! stick_folder = "/run/practicebox/stick"    # where the USB stick's partition is mounted
+//! reader = ""                                # card reader name prefix; "" takes the first reader
 //! ```
 //!
 //! The doctors are not listed here. `practicebox setup` and `practicebox mandate add` store them
@@ -40,6 +40,14 @@
 //! `[[principal]]` tables of earlier versions is rejected with the command to use instead: a
 //! second source of doctors would keep passwords in clear files and could disagree with the
 //! signed mandates.
+//!
+//! The panel's mandate wizard checks against the same `[mandates]` trust anchors and RIZIV rule
+//! as the commands. The `[panel]` keys `ehealth_ca`, `eid_roots` and `riziv_format_only` of
+//! earlier versions are rejected with the `[mandates]` key to use instead. Its `stick_folder`
+//! key is rejected too: on the box the panel finds the USB stick through the kernel's uevents
+//! and has the mount helper mount it under `/run/practicebox-stick/<device>` for the wizard
+//! only (see [`crate::stick`]), so no fixed folder exists. The demo and the tests read
+//! keystores from a plain folder that they pass in code.
 //!
 //! The `[samba]` table makes the service write one share per doctor folder to `fragment`
 //! (see [`crate::samba::sync`]). `reload_command` runs after each change, without a shell. It
@@ -130,7 +138,21 @@ struct RawConfig {
     /// Read only to reject it with a clear message.
     principal: Option<Spanned<toml::Value>>,
     #[serde(default)]
-    panel: PanelConfig,
+    panel: RawPanel,
+}
+
+/// The `[panel]` table as written, with the keys of earlier versions read only to reject them.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPanel {
+    enabled: Option<bool>,
+    i2c_bus: Option<PathBuf>,
+    gpio_chip: Option<PathBuf>,
+    reader: Option<String>,
+    stick_folder: Option<Spanned<toml::Value>>,
+    ehealth_ca: Option<Spanned<toml::Value>>,
+    eid_roots: Option<Spanned<toml::Value>>,
+    riziv_format_only: Option<Spanned<toml::Value>>,
 }
 
 /// The `[clock]` table.
@@ -144,9 +166,9 @@ pub struct ClockConfig {
     pub sync_flag: Option<PathBuf>,
 }
 
-/// The `[panel]` table: the front panel's devices, and what its mandate wizard reads.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+/// The `[panel]` table: the front panel's devices and card reader. Its mandate wizard checks
+/// against [`MandateConfig`].
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PanelConfig {
     /// Run the display, buttons and LEDs.
     pub enabled: bool,
@@ -154,16 +176,8 @@ pub struct PanelConfig {
     pub i2c_bus: PathBuf,
     /// The GPIO chip of the buttons and LEDs.
     pub gpio_chip: PathBuf,
-    /// The folder where the USB stick's partition is mounted, searched for keystores.
-    pub stick_folder: PathBuf,
     /// Use the first card reader whose name starts with this text (any reader when empty).
     pub reader: String,
-    /// PEM file of the eHealth CA certificates that doctors' keystores must chain to.
-    pub ehealth_ca: PathBuf,
-    /// PEM file of the Belgian eID root certificates.
-    pub eid_roots: PathBuf,
-    /// Accept RIZIV numbers whose check digits do not follow the modulo-97 rule.
-    pub riziv_format_only: bool,
 }
 
 impl Default for PanelConfig {
@@ -172,17 +186,13 @@ impl Default for PanelConfig {
             enabled: false,
             i2c_bus: PathBuf::from(practicebox_hardware::board::I2C_BUS),
             gpio_chip: PathBuf::from(practicebox_hardware::board::GPIO_CHIP),
-            // NOTE: the USB stick's mount point belongs to the stick watcher; keep the two equal.
-            stick_folder: PathBuf::from("/run/practicebox/stick"),
             reader: String::new(),
-            ehealth_ca: PathBuf::from("/etc/practicebox/ehealth-ca.pem"),
-            eid_roots: PathBuf::from(SHIPPED_EID_ROOTS),
-            riziv_format_only: false,
         }
     }
 }
 
-/// The `[mandates]` table: what `practicebox setup` and `practicebox mandate` check against.
+/// The `[mandates]` table: what `practicebox setup`, `practicebox mandate` and the panel's
+/// mandate wizard check against.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MandateConfig {
@@ -334,6 +344,7 @@ impl Checker<'_> {
             None => Some(None),
         };
         let mandates = self.mandates(raw.mandates);
+        let panel = self.panel(raw.panel);
         if let Some(principal) = &raw.principal {
             self.problem(
                 &principal.span(),
@@ -356,7 +367,7 @@ impl Checker<'_> {
             clock: raw.clock,
             samba: samba?,
             mandates: mandates?,
-            panel: raw.panel,
+            panel,
         })
     }
 
@@ -465,6 +476,46 @@ impl Checker<'_> {
         }
         valid.then_some(config)
     }
+
+    /// Resolves `[panel]`, reporting each key of earlier versions with the key to use instead.
+    fn panel(&mut self, raw: RawPanel) -> PanelConfig {
+        let removed = [
+            (
+                raw.ehealth_ca,
+                "ehealth_ca in [panel] is no longer read; the panel checks against ehealth_ca in \
+                 [mandates]: move the line there, or remove it when both name the same file",
+            ),
+            (
+                raw.eid_roots,
+                "eid_roots in [panel] is no longer read; the panel checks against eid_roots in \
+                 [mandates], which defaults to the shipped /usr/share/practicebox/eid-roots.pem: \
+                 move the line there, or remove it",
+            ),
+            (
+                raw.riziv_format_only,
+                "riziv_format_only in [panel] is no longer read; write riziv_check = \
+                 \"format_only\" in [mandates] instead, or remove the line for the strict check",
+            ),
+            (
+                raw.stick_folder,
+                "stick_folder in [panel] is no longer read; the box mounts the USB stick itself \
+                 under /run/practicebox-stick while the wizard reads it: remove the line",
+            ),
+        ];
+        for (value, message) in removed {
+            if let Some(value) = value {
+                self.problem(&value.span(), message.to_owned());
+            }
+        }
+
+        let default = PanelConfig::default();
+        PanelConfig {
+            enabled: raw.enabled.unwrap_or(default.enabled),
+            i2c_bus: raw.i2c_bus.unwrap_or(default.i2c_bus),
+            gpio_chip: raw.gpio_chip.unwrap_or(default.gpio_chip),
+            reader: raw.reader.unwrap_or(default.reader),
+        }
+    }
 }
 
 /// Parses `30s`, `5m`, `1h`, `1h 30m` and the other friendly forms that jiff parses.
@@ -568,11 +619,69 @@ mod tests {
         let config = ServiceConfig::parse(&text, Path::new("box.toml")).unwrap();
         assert!(!config.panel.enabled);
 
-        let text = format!("{text}\n[panel]\nenabled = true\nstick_folder = \"/media/stick\"\n");
+        let text = format!("{text}\n[panel]\nenabled = true\nreader = \"ACS\"\n");
         let config = ServiceConfig::parse(&text, Path::new("box.toml")).unwrap();
         assert!(config.panel.enabled);
-        assert_eq!(config.panel.stick_folder, PathBuf::from("/media/stick"));
+        assert_eq!(config.panel.reader, "ACS");
         assert_eq!(config.panel.i2c_bus, PathBuf::from("/dev/i2c-1"));
+    }
+
+    #[test]
+    fn panel_trust_anchor_keys_name_mandates_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "{}\n[panel]\nenabled = true\nehealth_ca = \"/etc/ca.pem\"\n\
+             eid_roots = \"/etc/roots.pem\"\nriziv_format_only = true\n\
+             stick_folder = \"/run/practicebox/stick\"\n",
+            valid_text(dir.path())
+        );
+
+        let error = ServiceConfig::parse(&text, Path::new("box.toml")).unwrap_err();
+
+        let lines: Vec<String> = error.problems.iter().map(ToString::to_string).collect();
+        assert_eq!(lines.len(), 4, "{lines:?}");
+        assert!(
+            lines[0].starts_with("box.toml:14: ehealth_ca in [panel] is no longer read"),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[0].contains("ehealth_ca in [mandates]"),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[1].starts_with("box.toml:15: eid_roots in [panel]"),
+            "{}",
+            lines[1]
+        );
+        assert!(lines[1].contains("eid_roots in [mandates]"), "{}", lines[1]);
+        assert!(
+            lines[2].starts_with("box.toml:16: riziv_format_only in [panel]"),
+            "{}",
+            lines[2]
+        );
+        assert!(
+            lines[2].contains("riziv_check = \"format_only\" in [mandates]"),
+            "{}",
+            lines[2]
+        );
+        assert!(
+            lines[3].starts_with("box.toml:17: stick_folder in [panel]"),
+            "{}",
+            lines[3]
+        );
+    }
+
+    #[test]
+    fn unknown_panel_key_names_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!("{}\n[panel]\nenable = true\n", valid_text(dir.path()));
+
+        let error = ServiceConfig::parse(&text, Path::new("box.toml")).unwrap_err();
+
+        assert!(error.to_string().starts_with("box.toml:13: "), "{error}");
+        assert!(error.to_string().contains("enable"), "{error}");
     }
 
     #[test]

@@ -6,7 +6,6 @@
 
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
-use zeroize::Zeroizing;
 
 use crate::eid::{
     CardTransport, EidCard, EidError, Identity, MessageDigest, PinEntry, TrustAnchors, crypto,
@@ -85,16 +84,16 @@ pub trait MandateSigner {
     /// Returns the PIN tries left, when the card reports them without using a try.
     fn pin_tries_left(&mut self) -> Result<Option<u8>, EidError>;
 
-    /// Verifies the PIN, to prove that the holder is present.
-    fn verify_pin(&mut self, pin: &Zeroizing<String>) -> Result<(), EidError>;
+    /// Returns whether the reader offers secure PIN entry on its own pinpad.
+    fn has_pinpad(&self) -> bool;
 
-    /// Signs the SHA-256 of `document` with the non-repudiation key, verifying `pin` directly
+    /// Verifies the PIN, typed on the box or on the reader's pinpad, to prove that the holder
+    /// is present.
+    fn verify_pin(&mut self, pin: PinEntry<'_>) -> Result<(), EidError>;
+
+    /// Signs the SHA-256 of `document` with the non-repudiation key, verifying the PIN directly
     /// before. Returns the signature in X.509 form: PKCS#1 v1.5 for RSA, DER for ECDSA.
-    fn sign_document(
-        &mut self,
-        document: &[u8],
-        pin: &Zeroizing<String>,
-    ) -> Result<Vec<u8>, EidError>;
+    fn sign_document(&mut self, document: &[u8], pin: PinEntry<'_>) -> Result<Vec<u8>, EidError>;
 }
 
 impl<T: CardTransport> MandateSigner for EidCard<T> {
@@ -129,17 +128,20 @@ impl<T: CardTransport> MandateSigner for EidCard<T> {
         EidCard::pin_tries_left(self)
     }
 
-    fn verify_pin(&mut self, pin: &Zeroizing<String>) -> Result<(), EidError> {
-        EidCard::verify_pin(self, pin)
+    fn has_pinpad(&self) -> bool {
+        EidCard::has_pinpad(self)
     }
 
-    fn sign_document(
-        &mut self,
-        document: &[u8],
-        pin: &Zeroizing<String>,
-    ) -> Result<Vec<u8>, EidError> {
+    fn verify_pin(&mut self, pin: PinEntry<'_>) -> Result<(), EidError> {
+        match pin {
+            PinEntry::Typed(pin) => EidCard::verify_pin(self, pin),
+            PinEntry::Pinpad(language) => self.verify_pin_on_pinpad(language),
+        }
+    }
+
+    fn sign_document(&mut self, document: &[u8], pin: PinEntry<'_>) -> Result<Vec<u8>, EidError> {
         let digest = MessageDigest::Sha256(Sha256::digest(document).into());
-        let signature = self.sign_non_repudiation(&digest, PinEntry::Typed(pin))?;
+        let signature = self.sign_non_repudiation(&digest, pin)?;
         Ok(signature.value)
     }
 }

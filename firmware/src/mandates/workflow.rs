@@ -25,7 +25,7 @@ use super::signer::{EidHolder, MandateSigner};
 use super::{MandateError, MandateSettings};
 use crate::credentials::CredentialVault;
 use crate::ehealth::keystore::CertificateFacts;
-use crate::eid::EidError;
+use crate::eid::{EidError, PinEntry, PinpadLanguage};
 use crate::store::{MandateId, PrincipalId, Store};
 
 /// The steps, in order.
@@ -82,7 +82,10 @@ pub enum Input {
     CardReady,
     EndDate(Option<Date>),
     Confirm(bool),
+    /// The PIN typed on the box.
     Pin(Zeroizing<String>),
+    /// The PIN to be typed on the reader's pinpad, which prompts in this language.
+    PinOnPinpad(PinpadLanguage),
     Continue,
     Cancel,
 }
@@ -104,6 +107,7 @@ impl std::fmt::Debug for Input {
             Input::EndDate(date) => f.debug_tuple("EndDate").field(date).finish(),
             Input::Confirm(yes) => f.debug_tuple("Confirm").field(yes).finish(),
             Input::Pin(_) => f.write_str("Pin(<secret>)"),
+            Input::PinOnPinpad(language) => f.debug_tuple("PinOnPinpad").field(language).finish(),
             Input::Continue => f.write_str("Continue"),
             Input::Cancel => f.write_str("Cancel"),
         }
@@ -157,6 +161,27 @@ fn wrong_pin_tries(error: &EidError) -> Option<u8> {
 }
 
 /// A mandate or setup in progress.
+/// The PIN entry chosen at the PIN step, kept until the signature.
+enum PinChoice {
+    Typed(Zeroizing<String>),
+    Pinpad(PinpadLanguage),
+}
+
+impl std::fmt::Debug for PinChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.entry().fmt(f)
+    }
+}
+
+impl PinChoice {
+    fn entry(&self) -> PinEntry<'_> {
+        match self {
+            Self::Typed(pin) => PinEntry::Typed(pin),
+            Self::Pinpad(language) => PinEntry::Pinpad(*language),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Workflow {
     purpose: Purpose,
@@ -166,7 +191,7 @@ pub struct Workflow {
     applicant: Option<Applicant>,
     holder: Option<EidHolder>,
     prepared: Option<PreparedMandate>,
-    pin: Option<Zeroizing<String>>,
+    pin: Option<PinChoice>,
     tries_left: Option<u8>,
     outcome: Option<Outcome>,
     error: Option<MandateError>,
@@ -278,7 +303,11 @@ impl Workflow {
             }
             (Step::Review, Input::Confirm(false)) => self.cancel(),
             (Step::Pin, Input::Pin(pin)) => {
-                self.pin = Some(pin);
+                self.pin = Some(PinChoice::Typed(pin));
+                self.step = Step::Signing;
+            }
+            (Step::Pin, Input::PinOnPinpad(language)) => {
+                self.pin = Some(PinChoice::Pinpad(language));
                 self.step = Step::Signing;
             }
             (Step::Signing, Input::Continue) => self.sign_and_store(env)?,
@@ -397,7 +426,7 @@ impl Workflow {
         };
 
         let mut tries_left = None;
-        let outcome = self.sign_with(&mut context, env.signer, &pin, &mut tries_left);
+        let outcome = self.sign_with(&mut context, env.signer, pin.entry(), &mut tries_left);
         if tries_left.is_some() {
             self.tries_left = tries_left;
         }
@@ -411,7 +440,7 @@ impl Workflow {
         &self,
         context: &mut StoreContext<'_, R>,
         signer: &mut dyn MandateSigner,
-        pin: &Zeroizing<String>,
+        pin: PinEntry<'_>,
         tries_left: &mut Option<u8>,
     ) -> Result<Outcome, MandateError> {
         let keystore = self.keystore.as_ref().ok_or(MandateError::StepOrder)?;

@@ -1,6 +1,6 @@
 //! Where the mandate wizard finds eHealth keystores: the [`CertificateSource`] trait that the
-//! USB stick implements, and [`FolderCertificates`], a folder that stands in for the stick in
-//! tests and the demo.
+//! USB stick implements ([`super::stick_certificates`]), and [`FolderCertificates`], a folder
+//! that stands in for the stick in tests and the demo.
 //!
 //! The wizard lists the keystores, reads the one the doctor picks, and releases the source when
 //! it ends, whatever the outcome. A stick implementation unmounts there.
@@ -17,7 +17,8 @@ use zeroize::Zeroizing;
 pub struct FoundCertificate {
     /// The file name, as the wizard lists it.
     pub name: String,
-    /// The location the source reads from.
+    /// The location the source reads from: a full path in a folder, the path below the top
+    /// folder on the stick.
     pub path: PathBuf,
     /// The size in bytes when it was listed.
     pub size: u64,
@@ -25,7 +26,8 @@ pub struct FoundCertificate {
 
 /// The medium that contains the doctor's eHealth keystore: the USB stick on the box.
 pub trait CertificateSource {
-    /// Lists the `*.p12` and `*.acc-p12` files, sorted by name. An empty list is an error
+    /// Lists the `*.p12` and `*.acc-p12` files in the order the wizard offers them: by name in
+    /// a folder, newest first on the stick. An empty list is an error
     /// ([`CertificateSourceError::NoCertificate`]).
     fn certificates(&mut self) -> Result<Vec<FoundCertificate>, CertificateSourceError>;
 
@@ -55,6 +57,11 @@ pub enum CertificateSourceError {
     Unreadable { detail: String },
     #[error("the USB stick was removed while it was read; insert it again")]
     Removed,
+    #[error(
+        "the box cannot mount USB sticks ({detail}); restart the box, and call the installer \
+         if this error stays"
+    )]
+    MountUnavailable { detail: String },
     #[error(
         "{name} has {size} bytes, more than the {limit} bytes an eHealth keystore takes; \
          choose the file that eHealth issued"

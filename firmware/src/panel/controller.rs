@@ -262,7 +262,7 @@ impl Panel {
         let View::Wizard(wizard) = view else {
             return;
         };
-        with_world(context, now, |world| wizard.run_job(world));
+        with_world(context, now, self.language, |world| wizard.run_job(world));
         self.leave_finished_wizard();
     }
 
@@ -397,7 +397,7 @@ impl Panel {
     fn key(&mut self, key: KeyEvent, now: Timestamp) {
         let Panel { context, view, .. } = self;
         if let View::Wizard(wizard) = view {
-            with_world(context, now, |world| wizard.key(key, world));
+            with_world(context, now, self.language, |world| wizard.key(key, world));
             self.leave_finished_wizard();
         }
     }
@@ -407,7 +407,7 @@ impl Panel {
         self.view = match view {
             View::Wizard(mut wizard) => {
                 let language = self.language;
-                with_world(&mut self.context, now, |world| {
+                with_world(&mut self.context, now, language, |world| {
                     wizard.gesture(gesture, language, world);
                 });
                 View::Wizard(wizard)
@@ -703,9 +703,14 @@ impl Panel {
     }
 }
 
-/// Runs `f` with the wizard's world built from `context`, unless the mandate settings are
-/// missing (the wizard does not start then).
-fn with_world(context: &mut PanelContext, now: Timestamp, f: impl FnOnce(&mut WizardWorld<'_>)) {
+/// Runs `f` with the wizard's world built from `context` in `language`, unless the mandate
+/// settings are missing (the wizard does not start then).
+fn with_world(
+    context: &mut PanelContext,
+    now: Timestamp,
+    language: Language,
+    f: impl FnOnce(&mut WizardWorld<'_>),
+) {
     let Ok(settings) = &context.mandate_settings else {
         return;
     };
@@ -718,6 +723,7 @@ fn with_world(context: &mut PanelContext, now: Timestamp, f: impl FnOnce(&mut Wi
         rng: &mut context.rng,
         now,
         actor: PANEL_ACTOR,
+        language,
     };
     f(&mut world);
 }

@@ -169,9 +169,9 @@ fn describe_eid(error: &EidError) -> Message {
         EidError::CardExpired { validity_end } => {
             Message::with(Text::ErrorCardExpired, "date", format_date(*validity_end))
         }
+        EidError::PinpadTimeout => Message::new(Text::ErrorPinpadTimeout),
+        EidError::PinpadCancelled => Message::new(Text::ErrorPinpadCancelled),
         EidError::PinpadUnavailable
-        | EidError::PinpadTimeout
-        | EidError::PinpadCancelled
         | EidError::SignatureRefused { .. }
         | EidError::FileNotFound { .. }
         | EidError::CardStatus { .. } => Message::new(Text::ErrorCardFailed),
@@ -206,6 +206,9 @@ pub fn describe_source_error(error: &CertificateSourceError) -> Message {
         CertificateSourceError::TooManyFiles { .. } => Message::new(Text::ErrorTooManyFiles),
         CertificateSourceError::Unreadable { .. } => Message::new(Text::ErrorStickUnreadable),
         CertificateSourceError::Removed => Message::new(Text::ErrorStickRemoved),
+        CertificateSourceError::MountUnavailable { .. } => {
+            Message::new(Text::ErrorStickMountUnavailable)
+        }
         CertificateSourceError::TooLarge { name, .. } => {
             Message::with(Text::ErrorFileTooLarge, "file", name.clone())
         }

@@ -14,8 +14,9 @@
 //! - [`controller`]: the state machine and the menu screens.
 //! - [`wizard`]: the mandate workflow driven with the buttons, with [`entry`] (character and
 //!   date pickers) and [`errors`] (every workflow error in plain words).
-//! - [`certificates`]: the [`CertificateSource`] the USB stick implements, and a folder that
-//!   stands in for it; [`eid_reader`]: opening the eID; [`keys`]: keyboard input.
+//! - [`certificates`]: the [`CertificateSource`] trait, and a folder that stands in for the USB
+//!   stick; [`stick_certificates`]: the stick on the box, mounted through the helper;
+//!   [`eid_reader`]: opening the eID; [`keys`]: keyboard input.
 //! - [`gesture`]: short and long presses from button events.
 //! - [`settings`]: the language, kept in the state folder; [`network`]: addresses and shares.
 //! - [`runner`]: the loop over the devices; [`service`]: the panel in `practicebox run`.
@@ -35,6 +36,7 @@ pub mod runner;
 pub mod service;
 pub mod settings;
 pub mod status_screen;
+pub mod stick_certificates;
 pub mod text;
 pub mod wizard;
 
@@ -45,4 +47,5 @@ pub use controller::{Panel, PanelContext, PanelInput};
 pub use eid_reader::{EidConnector, PcscConnector};
 pub use keys::{KeyEvent, KeyInput};
 pub use runner::PanelRunner;
+pub use stick_certificates::StickCertificates;
 pub use text::Language;

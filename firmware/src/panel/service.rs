@@ -5,7 +5,6 @@
 //! tokio task that forwards each new status snapshot, and the panel's own thread. A panel that
 //! cannot start is logged and left out, because the box keeps fetching without it.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
@@ -18,17 +17,19 @@ use practicebox_hardware::{ButtonConfig, Buttons, board};
 use rand::SeedableRng as _;
 use tokio::sync::watch;
 
-use super::certificates::FolderCertificates;
+use super::certificates::CertificateSource;
 use super::controller::{Panel, PanelContext, PanelInput};
 use super::eid_reader::PcscConnector;
 use super::network::NetworkInfo;
 use super::runner::{self, PanelRunner};
 use super::settings::SETTINGS_FILE;
-use crate::config::{PanelConfig, ServiceConfig};
+use super::stick_certificates::StickCertificates;
+use crate::config::ServiceConfig;
 use crate::credentials::CredentialVault;
 use crate::ehealth::clock::Clock;
-use crate::mandates::{self, MandateError, MandateSettings, RizivCheck};
+use crate::mandates;
 use crate::status::StatusSnapshot;
+use crate::stick::StickMounter;
 use crate::store::StoreHandle;
 
 /// How long the button thread waits for an event before it checks for the stop.
@@ -40,6 +41,8 @@ pub struct PanelHandle {
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
     forward: tokio::task::JoinHandle<()>,
+    /// The USB stick watcher, when it started.
+    stick_watcher: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl PanelHandle {
@@ -48,6 +51,9 @@ impl PanelHandle {
     pub async fn stop(self) {
         self.stop.store(true, Ordering::Relaxed);
         self.forward.abort();
+        if let Some(stick_watcher) = &self.stick_watcher {
+            stick_watcher.abort();
+        }
         let joined = tokio::task::spawn_blocking(move || {
             for thread in self.threads {
                 if thread.join().is_err() {
@@ -77,7 +83,8 @@ pub fn start(
     let buttons = GpioButtons::open(&panel_config.gpio_chip, ButtonConfig::default())
         .context("cannot open the front panel buttons")?;
 
-    let context = context(config, store)?;
+    let (certificates, stick_watcher) = StickCertificates::on_box(StickMounter::default());
+    let context = context(config, store, Box::new(certificates))?;
     let panel = Panel::new(context, snapshots.borrow().clone(), clock.now());
     let runner = PanelRunner::new(panel, display, leds);
 
@@ -95,48 +102,33 @@ pub fn start(
         stop,
         threads: vec![button_thread, panel_thread],
         forward,
+        stick_watcher,
     })
 }
 
-/// Builds the panel's context from the configuration.
-fn context(config: &ServiceConfig, store: StoreHandle) -> anyhow::Result<PanelContext> {
+/// Builds the panel's context from the configuration, reading keystores from `certificates`.
+fn context(
+    config: &ServiceConfig,
+    store: StoreHandle,
+    certificates: Box<dyn CertificateSource + Send>,
+) -> anyhow::Result<PanelContext> {
     let panel_config = &config.panel;
     let vault = CredentialVault::open(&config.data_dir.join("credentials"))
         .context("cannot open the credentials for the front panel")?;
     let mut rng = rand::rngs::StdRng::from_rng(&mut rand::rng());
-    let mandate_settings = mandate_settings(panel_config, &config.data_dir, &mut rng)
+    // The wizard checks against `[mandates]`, like `practicebox setup` and `mandate add`.
+    let mandate_settings = mandates::command::settings(config, &mut rng)
         .inspect_err(|error| tracing::error!(%error, "the mandate wizard cannot run"))
         .map_err(|error| error.to_string());
     Ok(PanelContext {
         store,
         vault,
         mandate_settings,
-        // TODO: plug in the USB stick watcher's `CertificateSource` (mount on insertion,
-        // unmount on release); until then the panel reads the folder where the stick is
-        // mounted and never unmounts it.
-        certificates: Box::new(FolderCertificates::new(&panel_config.stick_folder)),
+        certificates,
         eid: Box::new(PcscConnector::new(panel_config.reader.clone())),
         rng,
         settings_file: config.data_dir.join(SETTINGS_FILE),
         network: Box::new(NetworkInfo::of_this_machine),
-    })
-}
-
-/// Loads the trust anchors and the box identity that every mandate checks against.
-pub fn mandate_settings(
-    panel: &PanelConfig,
-    data_dir: &Path,
-    rng: &mut rand::rngs::StdRng,
-) -> Result<MandateSettings, MandateError> {
-    Ok(MandateSettings {
-        ehealth_anchors: mandates::load_ehealth_anchors(&panel.ehealth_ca)?,
-        eid_anchors: mandates::load_eid_anchors(&panel.eid_roots)?,
-        riziv_check: if panel.riziv_format_only {
-            RizivCheck::FormatOnly
-        } else {
-            RizivCheck::Strict
-        },
-        box_id: mandates::load_or_create_box_id(&data_dir.join("box-id"), rng)?,
     })
 }
 

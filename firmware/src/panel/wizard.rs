@@ -12,8 +12,9 @@
 //! the stick, opening the keystore, reading the eID, signing) become a [`Job`] that the panel
 //! draws as a waiting screen first and then runs with [`Wizard::run_job`].
 //!
-//! NOTE: the PIN is typed on the box (picker or keyboard). PIN entry on a pinpad reader is not
-//! wired yet, because the workflow's signer takes a typed PIN.
+//! The PIN is typed on the reader when the reader offers secure PIN entry
+//! (`FEATURE_VERIFY_PIN_DIRECT`), so it never reaches the box; the screen then prompts for it
+//! while the reader waits. Other readers get the PIN from the digit picker or the keyboard.
 
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
@@ -33,7 +34,7 @@ use super::pages::{last_first_row, list_page, text_page};
 use super::render::{Canvas, body_row_top, truncate, wrap};
 use super::text::{COLUMNS, Language, Text};
 use crate::credentials::CredentialVault;
-use crate::eid::{EidError, TransportError, TrustAnchors};
+use crate::eid::{EidError, PinEntry, PinpadLanguage, TransportError, TrustAnchors};
 use crate::mandates::rules::utc_date;
 use crate::mandates::workflow::{Environment, Input, InputKind, Step, Workflow};
 use crate::mandates::{
@@ -52,6 +53,8 @@ pub struct WizardWorld<'a> {
     pub now: Timestamp,
     /// Actor name in the audit log.
     pub actor: &'a str,
+    /// The language on screen, which the reader's pinpad prompts in too.
+    pub language: Language,
 }
 
 impl std::fmt::Debug for WizardWorld<'_> {
@@ -71,6 +74,8 @@ pub enum Job {
     OpenKeystore(Zeroizing<String>),
     ReadEid,
     Sign(Zeroizing<String>),
+    /// Signs with the PIN typed on the reader's pinpad; the waiting screen prompts for it.
+    SignOnPinpad,
 }
 
 impl Job {
@@ -79,6 +84,7 @@ impl Job {
             (Job::ReadStick, _) => Text::WizardReadingStick,
             (Job::LoadCertificate(_) | Job::OpenKeystore(_), _) => Text::WizardOpeningCertificate,
             (Job::ReadEid, _) => Text::WizardReadingEid,
+            (Job::SignOnPinpad, _) => Text::WizardPinOnReader,
             (Job::Sign(_), Purpose::Mandate) => Text::WizardSigning,
             (Job::Sign(_), Purpose::Setup) => Text::WizardConfirming,
         }
@@ -211,7 +217,11 @@ impl Wizard {
                 self.submit(Input::Password(password), Resume::Password, world)
             }
             Job::ReadEid => self.read_eid(world),
-            Job::Sign(pin) => self.sign(pin, world),
+            Job::Sign(pin) => self.sign(Input::Pin(pin), world),
+            Job::SignOnPinpad => {
+                let language = pinpad_language(world.language);
+                self.sign(Input::PinOnPinpad(language), world)
+            }
         };
     }
 
@@ -410,9 +420,10 @@ impl Wizard {
         stage
     }
 
-    /// Signs with `pin`. A card taken out and put back since it was read is opened again, so
-    /// the doctor can retry after an error that asked to insert the card again.
-    fn sign(&mut self, pin: Zeroizing<String>, world: &mut WizardWorld<'_>) -> Stage {
+    /// Signs with the PIN entry `pin` ([`Input::Pin`] or [`Input::PinOnPinpad`]). A card taken
+    /// out and put back since it was read is opened again, so the doctor can retry after an
+    /// error that asked to insert the card again.
+    fn sign(&mut self, pin: Input, world: &mut WizardWorld<'_>) -> Stage {
         if self.signer.is_none() {
             match world.eid.connect() {
                 Ok(signer) => self.signer = Some(signer),
@@ -422,7 +433,7 @@ impl Wizard {
                 }
             }
         }
-        let stage = self.submit(Input::Pin(pin), Resume::Pin, world);
+        let stage = self.submit(pin, Resume::Pin, world);
         if matches!(stage, Stage::Error { .. }) {
             return stage;
         }
@@ -505,7 +516,7 @@ impl Wizard {
             Step::EndDate => Stage::Identity,
             Step::Review if self.workflow.purpose() == Purpose::Setup => Stage::Identity,
             Step::Review => Stage::Review { first: 0 },
-            Step::Pin | Step::Signing => Stage::Pin(TextEntry::new(EntryKind::Pin)),
+            Step::Pin | Step::Signing => self.pin_stage(),
             Step::Done => Stage::Done { first: 0 },
             Step::Cancelled => Stage::Cancelled,
         }
@@ -519,7 +530,23 @@ impl Wizard {
             Resume::InsertEid => Stage::InsertEid,
             Resume::EndDate => self.after_identity(world),
             Resume::Review => Stage::Review { first: 0 },
-            Resume::Pin => Stage::Pin(TextEntry::new(EntryKind::Pin)),
+            Resume::Pin => self.pin_stage(),
+        }
+    }
+
+    /// Returns the PIN step: the pinpad prompt, run at once as a job, when the connected
+    /// reader has a pinpad, and the digit picker otherwise. A card that must be opened again
+    /// after an error gets the picker, because the reader is not known until then, and a typed
+    /// PIN works on every reader.
+    fn pin_stage(&self) -> Stage {
+        if self
+            .signer
+            .as_ref()
+            .is_some_and(|signer| signer.has_pinpad())
+        {
+            Stage::Busy(Job::SignOnPinpad)
+        } else {
+            Stage::Pin(TextEntry::new(EntryKind::Pin))
         }
     }
 
@@ -619,6 +646,7 @@ impl Wizard {
                 *first,
                 language.text(Text::HintTryAgain),
             ),
+            Stage::Busy(Job::SignOnPinpad) => self.render_pinpad(language),
             Stage::Busy(job) => {
                 let mut canvas = Canvas::new();
                 canvas.title(title);
@@ -627,6 +655,25 @@ impl Wizard {
                 canvas.into_frame()
             }
             Stage::Finished => Canvas::new().into_frame(),
+        }
+    }
+
+    /// Draws the request to type the PIN on the reader, with the tries left when known.
+    fn render_pinpad(&self, language: Language) -> Frame {
+        let mut canvas = Canvas::new();
+        canvas.title(language.text(Text::WizardPinTitle));
+        let mut rows = wrap(language.text(Text::WizardPinOnReader), COLUMNS);
+        if let Some(tries) = self.tries_left() {
+            rows.push(language.format(Text::WizardPinTriesLeft, &[("tries", &tries.to_string())]));
+        }
+        canvas.body(&rows);
+        canvas.into_frame()
+    }
+
+    fn tries_left(&self) -> Option<u8> {
+        match self.workflow.screen().input {
+            InputKind::Pin { tries_left } => tries_left,
+            _ => None,
         }
     }
 
@@ -731,12 +778,25 @@ impl MandateSigner for NoCard {
         Err(Self::error())
     }
 
-    fn verify_pin(&mut self, _: &Zeroizing<String>) -> Result<(), EidError> {
+    fn has_pinpad(&self) -> bool {
+        false
+    }
+
+    fn verify_pin(&mut self, _: PinEntry<'_>) -> Result<(), EidError> {
         Err(Self::error())
     }
 
-    fn sign_document(&mut self, _: &[u8], _: &Zeroizing<String>) -> Result<Vec<u8>, EidError> {
+    fn sign_document(&mut self, _: &[u8], _: PinEntry<'_>) -> Result<Vec<u8>, EidError> {
         Err(Self::error())
+    }
+}
+
+/// Returns the pinpad prompt's language for the panel's `language`.
+fn pinpad_language(language: Language) -> PinpadLanguage {
+    match language {
+        Language::Dutch => PinpadLanguage::Dutch,
+        Language::French => PinpadLanguage::French,
+        Language::English => PinpadLanguage::English,
     }
 }
 

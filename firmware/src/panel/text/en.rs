@@ -109,6 +109,7 @@ pub(super) fn text(key: Text) -> &'static str {
         Text::WizardReviewSetup => "Set up {name} (INSZ {insz}) as the main doctor of this box?",
         Text::WizardPinTitle => "eID PIN",
         Text::WizardPinTriesLeft => "{tries} tries left",
+        Text::WizardPinOnReader => "Type your PIN on the card reader and confirm it there.",
         Text::WizardSigning => "Signing. Keep the eID in the reader.",
         Text::WizardConfirming => "Checking the PIN. Keep the eID in the reader.",
         Text::WizardDoneTitle => "Done",
@@ -140,6 +141,9 @@ pub(super) fn text(key: Text) -> &'static str {
             "The USB stick cannot be read. Copy the certificate to another stick."
         }
         Text::ErrorStickRemoved => "The USB stick was removed while it was read. Insert it again.",
+        Text::ErrorStickMountUnavailable => {
+            "The box cannot open USB sticks. Restart it; if this stays, call the installer."
+        }
         Text::ErrorFileTooLarge => {
             "{file} is too large for an eHealth certificate. Choose the file that eHealth \
              issued."
@@ -224,6 +228,12 @@ pub(super) fn text(key: Text) -> &'static str {
             "The PIN is blocked. The card holder must have it unblocked at the municipality."
         }
         Text::ErrorPinFormat => "A PIN has 4 to 12 digits. Type it again.",
+        Text::ErrorPinpadTimeout => {
+            "The card reader waited 30 seconds for the PIN. Press OK and type it on the reader."
+        }
+        Text::ErrorPinpadCancelled => {
+            "The PIN entry was cancelled on the card reader. Press OK to type it again."
+        }
         Text::ErrorSignatureRejected => {
             "The eID's signature did not verify. Nothing was stored; try again with the same \
              card."

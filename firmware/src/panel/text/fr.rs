@@ -116,6 +116,7 @@ pub(super) fn text(key: Text) -> &'static str {
         }
         Text::WizardPinTitle => "Code PIN eID",
         Text::WizardPinTriesLeft => "Encore {tries} essais",
+        Text::WizardPinOnReader => "Tapez votre code PIN sur le lecteur et validez-le.",
         Text::WizardSigning => "Signature en cours. Laissez l'eID dans le lecteur.",
         Text::WizardConfirming => "Vérification du PIN. Laissez l'eID dans le lecteur.",
         Text::WizardDoneTitle => "Terminé",
@@ -150,6 +151,10 @@ pub(super) fn text(key: Text) -> &'static str {
         }
         Text::ErrorStickRemoved => {
             "La clé USB a été retirée pendant la lecture. Insérez-la à nouveau."
+        }
+        Text::ErrorStickMountUnavailable => {
+            "La box ne peut pas ouvrir les clés USB. Redémarrez-la\u{a0}; si cela persiste, \
+             appelez l'installateur."
         }
         Text::ErrorFileTooLarge => {
             "{file} est trop grand pour un certificat eHealth. Choisissez le fichier émis \
@@ -243,6 +248,14 @@ pub(super) fn text(key: Text) -> &'static str {
             "Le code PIN est bloqué. Le titulaire doit le faire débloquer à la commune."
         }
         Text::ErrorPinFormat => "Un code PIN a 4 à 12 chiffres. Tapez-le à nouveau.",
+        Text::ErrorPinpadTimeout => {
+            "Le lecteur de cartes a attendu le code PIN 30 secondes. Appuyez sur OK et tapez-le \
+             sur le lecteur."
+        }
+        Text::ErrorPinpadCancelled => {
+            "La saisie du code PIN a été annulée sur le lecteur de cartes. Appuyez sur OK pour \
+             le taper à nouveau."
+        }
         Text::ErrorSignatureRejected => {
             "La signature de l'eID n'est pas valable. Rien n'a été enregistré\u{a0}; réessayez \
              avec la même carte."

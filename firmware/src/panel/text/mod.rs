@@ -252,6 +252,8 @@ texts! {
     WizardReviewSetup: SCROLLED;
     WizardPinTitle: ROW;
     WizardPinTriesLeft: ROW;
+    /// Above the tries left, while the reader's pinpad waits for the PIN.
+    WizardPinOnReader: Fit::Rows(3);
     WizardSigning: BODY;
     WizardConfirming: BODY;
     WizardDoneTitle: ROW;
@@ -276,6 +278,7 @@ texts! {
     ErrorTooManyFiles: SCROLLED;
     ErrorStickUnreadable: SCROLLED;
     ErrorStickRemoved: SCROLLED;
+    ErrorStickMountUnavailable: SCROLLED;
     ErrorFileTooLarge: SCROLLED;
     // Errors of the mandate workflow.
     ErrorNotKeystore: SCROLLED;
@@ -309,6 +312,8 @@ texts! {
     ErrorWrongPin: SCROLLED;
     ErrorPinBlocked: SCROLLED;
     ErrorPinFormat: SCROLLED;
+    ErrorPinpadTimeout: SCROLLED;
+    ErrorPinpadCancelled: SCROLLED;
     ErrorSignatureRejected: SCROLLED;
     ErrorStorage: SCROLLED;
     ErrorBoxSetup: SCROLLED;

@@ -112,6 +112,7 @@ pub(super) fn text(key: Text) -> &'static str {
         Text::WizardReviewSetup => "{name} (INSZ {insz}) instellen als hoofdarts van deze box?",
         Text::WizardPinTitle => "eID-pincode",
         Text::WizardPinTriesLeft => "Nog {tries} pogingen",
+        Text::WizardPinOnReader => "Typ uw pincode op de kaartlezer en bevestig ze daar.",
         Text::WizardSigning => "Ondertekenen. Laat de eID in de lezer.",
         Text::WizardConfirming => "Pincode nakijken. Laat de eID in de lezer.",
         Text::WizardDoneTitle => "Klaar",
@@ -147,6 +148,10 @@ pub(super) fn text(key: Text) -> &'static str {
         }
         Text::ErrorStickRemoved => {
             "De USB-stick werd tijdens het lezen uitgenomen. Steek hem opnieuw in."
+        }
+        Text::ErrorStickMountUnavailable => {
+            "De box kan geen USB-sticks openen. Start hem opnieuw op; blijft het zo, bel de \
+             installateur."
         }
         Text::ErrorFileTooLarge => {
             "{file} is te groot voor een eHealth-certificaat. Kies het bestand dat eHealth \
@@ -243,6 +248,12 @@ pub(super) fn text(key: Text) -> &'static str {
              gemeente."
         }
         Text::ErrorPinFormat => "Een pincode heeft 4 tot 12 cijfers. Typ ze opnieuw.",
+        Text::ErrorPinpadTimeout => {
+            "De kaartlezer wachtte 30 seconden op de pincode. Druk op OK en typ ze op de lezer."
+        }
+        Text::ErrorPinpadCancelled => {
+            "De pincode werd op de kaartlezer geannuleerd. Druk op OK om ze opnieuw te typen."
+        }
         Text::ErrorSignatureRejected => {
             "De handtekening van de eID klopt niet. Er werd niets bewaard; probeer opnieuw \
              met dezelfde kaart."

@@ -5,6 +5,9 @@
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
+#[path = "support/pcscd.rs"]
+mod pcscd_support;
+
 use std::collections::VecDeque;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -13,6 +16,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use ehealth_sim::pki::{DoctorSpec, KeystoreOptions, TestPki, Variant};
 use jiff::Timestamp;
 use jiff::civil::{Date, date};
+use pcscd_support::{CARD_WAIT, in_private_pcscd};
 use practicebox::config::ServiceConfig;
 use practicebox::eid::{EidCard, EidError};
 use practicebox::mandates::command::{
@@ -1118,52 +1122,46 @@ fn warnings_before_ends() {
     assert!(listing.contains("warning: the mandate of"), "{listing}");
 }
 
-/// A vpcd port of its own, apart from the eID client's pcscd tests.
-const PCSCD_PORT: u16 = 35_981;
-
+/// Grants a mandate with the card behind a real pcscd, in a child process with its own pcscd.
 #[test]
 fn mandate_through_pcscd() {
-    let test_box = TestBox::new();
-    test_box.setup();
-    let pcscd = virtual_eid::pcscd::PcscdVpcd::start(PCSCD_PORT).unwrap_or_else(|error| {
-        panic!("{error}");
-    });
-    let card = mandator_card();
-    let _inserted = pcscd.insert(Arc::clone(&card)).unwrap();
-    let context = practicebox::eid::PcscContext::establish().unwrap();
-    let reader = context
-        .wait_for_card(
-            virtual_eid::pcscd::VPCD_READER_PREFIX,
-            std::time::Duration::from_secs(10),
+    in_private_pcscd("mandate_through_pcscd", |pcscd| {
+        let test_box = TestBox::new();
+        test_box.setup();
+        let card = mandator_card();
+        let _inserted = pcscd.insert(Arc::clone(&card)).unwrap();
+        let context = practicebox::eid::PcscContext::establish().unwrap();
+        let reader = context
+            .wait_for_card(virtual_eid::pcscd::VPCD_READER_PREFIX, CARD_WAIT)
+            .unwrap();
+        let mut eid = EidCard::open(context.connect(&reader).unwrap()).unwrap();
+
+        let doctor = test_box.mandator();
+        let answers = Answers {
+            doctor: &doctor,
+            end_date: Some(date(2027, 12, 31)),
+        };
+        let outcome = command::run_workflow(
+            Purpose::Mandate,
+            &test_box.config,
+            &answers,
+            &mut eid,
+            &mut ScriptedPrompter::default(),
+            &mut ChaCha20Rng::seed_from_u64(5),
+            now(),
         )
         .unwrap();
-    let mut eid = EidCard::open(context.connect(&reader).unwrap()).unwrap();
+        let Outcome::Mandate(id) = outcome else {
+            panic!("expected a mandate, got {outcome:?}");
+        };
 
-    let doctor = test_box.mandator();
-    let answers = Answers {
-        doctor: &doctor,
-        end_date: Some(date(2027, 12, 31)),
-    };
-    let outcome = command::run_workflow(
-        Purpose::Mandate,
-        &test_box.config,
-        &answers,
-        &mut eid,
-        &mut ScriptedPrompter::default(),
-        &mut ChaCha20Rng::seed_from_u64(5),
-        now(),
-    )
-    .unwrap();
-    let Outcome::Mandate(id) = outcome else {
-        panic!("expected a mandate, got {outcome:?}");
-    };
-
-    let mandate = test_box.store().mandate(id).unwrap();
-    assert_eq!(
-        mandate.ends_at,
-        "2028-01-01T00:00:00Z".parse::<Timestamp>().unwrap()
-    );
-    let report =
-        command::verify_report(&test_box.config, &mut ChaCha20Rng::seed_from_u64(1)).unwrap();
-    assert!(report.is_intact(), "{}", command::report_text(&report));
+        let mandate = test_box.store().mandate(id).unwrap();
+        assert_eq!(
+            mandate.ends_at,
+            "2028-01-01T00:00:00Z".parse::<Timestamp>().unwrap()
+        );
+        let report =
+            command::verify_report(&test_box.config, &mut ChaCha20Rng::seed_from_u64(1)).unwrap();
+        assert!(report.is_intact(), "{}", command::report_text(&report));
+    });
 }

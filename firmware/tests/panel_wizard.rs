@@ -7,17 +7,20 @@
 //! way, cancels a third attempt, and removes the mandate from the menu. Every wizard screen it
 //! passes is compared, in Dutch, French and English, with the references in
 //! `tests/snapshots/panel/` (`UPDATE_FIXTURES=1` accepts new frames). A second run does the
-//! setup and the mandate through the real pcscd with the vpcd reader, as root; it fails with
-//! the start script's reason when pcscd cannot start.
+//! setup and the mandate through the real pcscd with the vpcd reader, as root, in a child
+//! process with a pcscd of its own (see `support/pcscd.rs`). It fails with the start script's
+//! reason when pcscd cannot start.
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
 mod panel_support;
+#[path = "support/pcscd.rs"]
+mod pcscd_support;
 
 use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ehealth_sim::pki::{DoctorSpec, KeystoreOptions, TestPki};
 use embedded_graphics::Pixel;
@@ -27,8 +30,11 @@ use jiff::civil::Time;
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use panel_support::Snapshots;
+use pcscd_support::{
+    CARD_WAIT, in_private_pcscd, wait_until_card_present, wait_until_reader_empty,
+};
 use practicebox::credentials::CredentialVault;
-use practicebox::eid::{EidCard, EidError, PcscContext, TransportError};
+use practicebox::eid::{EidCard, EidError, TransportError};
 use practicebox::mandates::{self, MandateSettings, RizivCheck, Step};
 use practicebox::panel::controller::{PanelContext, PanelInput};
 use practicebox::panel::eid_reader::{EidConnector, PcscConnector, Signer};
@@ -136,9 +142,6 @@ impl Display for RecordingDisplay {
     }
 }
 
-/// A vpcd port of its own, apart from the other pcscd tests.
-const PCSCD_PORT: u16 = 35_991;
-
 /// Where the panel finds the eID.
 enum Reader {
     /// The in-process transport; the slot contains the inserted card.
@@ -151,12 +154,11 @@ enum Reader {
 }
 
 impl Reader {
-    /// Returns the reader and the connector the panel uses with it.
-    fn start(through_pcscd: bool) -> (Self, Box<dyn EidConnector + Send>) {
-        if through_pcscd {
-            let pcscd = PcscdVpcd::start(PCSCD_PORT).unwrap_or_else(|error| panic!("{error}"));
-            let connector =
-                PcscConnector::new(VPCD_READER_PREFIX).with_card_wait(Duration::from_secs(10));
+    /// Returns the reader and the connector the panel uses with it: `pcscd` when given,
+    /// otherwise the in-process transport.
+    fn start(pcscd: Option<PcscdVpcd>) -> (Self, Box<dyn EidConnector + Send>) {
+        if let Some(pcscd) = pcscd {
+            let connector = PcscConnector::new(VPCD_READER_PREFIX).with_card_wait(CARD_WAIT);
             let reader = Reader::Pcscd {
                 pcscd,
                 inserted: None,
@@ -177,10 +179,15 @@ impl Reader {
         (Reader::InProcess(slot), Box::new(connect))
     }
 
+    /// Puts the card in. Through pcscd, waits until pcscd reports it, as a person would
+    /// wait for the reader's light before pressing OK.
     fn insert(&mut self, card: SharedCard) {
         match self {
             Reader::InProcess(slot) => *slot.lock().unwrap() = Some(card),
-            Reader::Pcscd { pcscd, inserted } => *inserted = Some(pcscd.insert(card).unwrap()),
+            Reader::Pcscd { pcscd, inserted } => {
+                *inserted = Some(pcscd.insert(card).unwrap());
+                wait_until_card_present();
+            }
         }
     }
 
@@ -197,28 +204,6 @@ impl Reader {
     }
 }
 
-/// Polls pcscd until connecting to the vpcd reader fails for want of a card.
-fn wait_until_reader_empty() {
-    let context = PcscContext::establish().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let readers = context.readers().unwrap();
-        let reader = readers
-            .iter()
-            .find(|name| name.starts_with(VPCD_READER_PREFIX))
-            .unwrap();
-        match context.connect(reader) {
-            Err(_) => return,
-            Ok(transport) => transport.disconnect().unwrap(),
-        }
-        assert!(
-            Instant::now() < deadline,
-            "pcscd still reports a card 10 s after it was taken out"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// The box under test: a store in a temporary folder, the stick folder, the eID reader, and
 /// the panel on simulated devices.
 struct Bench {
@@ -232,7 +217,8 @@ struct Bench {
 }
 
 impl Bench {
-    fn new(through_pcscd: bool) -> Self {
+    /// Builds the box, with its eID reader behind `pcscd` when given.
+    fn new(pcscd: Option<PcscdVpcd>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         let state = root.join("state");
@@ -250,7 +236,7 @@ impl Bench {
         let store = Store::open(&state.join("practicebox.sqlite"))
             .unwrap()
             .into_handle();
-        let (reader, connector) = Reader::start(through_pcscd);
+        let (reader, connector) = Reader::start(pcscd);
         let context = PanelContext {
             store: store.clone(),
             vault: CredentialVault::open(&state.join("credentials")).unwrap(),
@@ -559,14 +545,14 @@ fn expected_end() -> Timestamp {
         .unwrap()
 }
 
-// TODO: after merging the private-socket pcscd of the mandate end-to-end test, the panel no
-// longer sees the mandator's card inserted through vpcd ("No card in the reader"); the setup
-// step with the first card still passes. The same wizard passes in process, and the mandate
-// CLI passes through pcscd (mandate_end_to_end.rs).
 #[test]
-#[ignore = "TODO: mandator's card not seen through vpcd since the private-socket pcscd change"]
 fn wizard_through_pcscd_stores_mandate() {
-    let mut bench = Bench::new(true);
+    in_private_pcscd("wizard_through_pcscd_stores_mandate", wizard_through_pcscd);
+}
+
+/// Sets up the main doctor and grants the mandate with the cards in the vpcd reader of `pcscd`.
+fn wizard_through_pcscd(pcscd: PcscdVpcd) {
+    let mut bench = Bench::new(Some(pcscd));
     // The waiting screens are compared as flushed, in the panel's language.
     choose_language(&mut bench, Language::Dutch);
 
@@ -590,7 +576,7 @@ fn wizard_through_pcscd_stores_mandate() {
 
 #[test]
 fn wizard_sets_up_grants_cancels_and_removes() {
-    let mut bench = Bench::new(false);
+    let mut bench = Bench::new(None);
     assert_eq!(bench.runner.panel().language(), Language::English);
 
     choose_language(&mut bench, Language::Dutch);
@@ -690,7 +676,7 @@ fn wizard_sets_up_grants_cancels_and_removes() {
 
 #[test]
 fn menu_returns_to_status_when_idle() {
-    let mut bench = Bench::new(false);
+    let mut bench = Bench::new(None);
     bench.press(Button::Ok);
     assert!(!bench.runner.panel().is_on_status());
 
@@ -705,7 +691,7 @@ fn menu_returns_to_status_when_idle() {
 
 #[test]
 fn wizard_stays_open_when_idle() {
-    let mut bench = Bench::new(false);
+    let mut bench = Bench::new(None);
     bench.press(Button::Ok);
     bench.press(Button::Ok);
     assert!(bench.runner.panel().is_in_wizard());
@@ -718,7 +704,7 @@ fn wizard_stays_open_when_idle() {
 
 #[test]
 fn card_pulled_while_signing_then_retried() {
-    let mut bench = Bench::new(false);
+    let mut bench = Bench::new(None);
     choose_language(&mut bench, Language::Dutch);
     set_up_main_doctor(&mut bench);
 

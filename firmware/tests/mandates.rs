@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
+#[path = "support/doctors.rs"]
+mod doctors;
 #[path = "support/pcscd.rs"]
 mod pcscd_support;
 
@@ -13,7 +15,11 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use ehealth_sim::pki::{DoctorSpec, KeystoreOptions, TestPki, Variant};
+use doctors::{
+    MAIN_PIN, MAIN_RIZIV, MAIN_SSIN, MANDATOR_PIN, MANDATOR_RIZIV, MANDATOR_SSIN, generate_pki,
+    main_card, mandator_card, now, write_trust_anchors,
+};
+use ehealth_sim::pki::{DoctorSpec, TestPki, Variant};
 use jiff::Timestamp;
 use jiff::civil::{Date, date};
 use pcscd_support::{CARD_WAIT, in_private_pcscd};
@@ -31,50 +37,16 @@ use rand_chacha::rand_core::SeedableRng;
 use virtual_eid::{Applet, CardProfile, InProcessTransport, SharedCard, VirtualCard};
 use zeroize::Zeroizing;
 
-const MAIN_SSIN: &str = "78031414230";
-const MAIN_RIZIV: &str = "17139009004";
-const MANDATOR_SSIN: &str = virtual_eid::DEFAULT_SSIN;
-const MANDATOR_RIZIV: &str = "17041217004";
+/// A doctor whose eHealth certificate has expired.
 const EXPIRED_SSIN: &str = "61080903364";
-/// PINs that appear nowhere else in the test data (the card number contains 1234).
-const MAIN_PIN: &str = "802613";
-const MANDATOR_PIN: &str = "739184";
-
-fn now() -> Timestamp {
-    "2026-12-04T12:00:00Z".parse().unwrap()
-}
 
 fn pki() -> &'static TestPki {
     static PKI: OnceLock<TestPki> = OnceLock::new();
     PKI.get_or_init(|| {
-        let doctors = [
-            DoctorSpec::new("Lotte", "Vermeiren", MAIN_SSIN, MAIN_RIZIV),
-            DoctorSpec::new(
-                "Jan-Willem Alexandre",
-                "Vandenberghe-Lemaître",
-                MANDATOR_SSIN,
-                MANDATOR_RIZIV,
-            ),
-            DoctorSpec::new("Koen", "Verstraeten", EXPIRED_SSIN, "14022141004")
-                .with_variant(Variant::Expired),
-        ];
-        TestPki::generate_with(11, now(), &doctors, &KeystoreOptions::fast()).unwrap()
+        let expired = DoctorSpec::new("Koen", "Verstraeten", EXPIRED_SSIN, "14022141004")
+            .with_variant(Variant::Expired);
+        generate_pki(&[expired])
     })
-}
-
-fn mandator_card() -> SharedCard {
-    let mut profile = CardProfile::new(Applet::V1_8);
-    profile.pin = Zeroizing::new(MANDATOR_PIN.into());
-    virtual_eid::shared(VirtualCard::new(&profile).unwrap())
-}
-
-fn main_card() -> SharedCard {
-    let mut profile = CardProfile::new(Applet::V1_8);
-    profile.ssin = MAIN_SSIN.into();
-    profile.name = "Vermeiren".into();
-    profile.first_names = "Lotte Maria".into();
-    profile.pin = Zeroizing::new(MAIN_PIN.into());
-    virtual_eid::shared(VirtualCard::new(&profile).unwrap())
 }
 
 /// Returns a card from another card PKI (another seed), with other keys and another root.
@@ -96,22 +68,7 @@ impl TestBox {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        std::fs::write(
-            root.join("ehealth-ca.pem"),
-            pki().root.certificate_pem().unwrap(),
-        )
-        .unwrap();
-        let card = mandator_card();
-        let eid_root = card
-            .lock()
-            .unwrap()
-            .image()
-            .unwrap()
-            .pki
-            .root
-            .pem()
-            .unwrap();
-        std::fs::write(root.join("eid-roots.pem"), eid_root).unwrap();
+        write_trust_anchors(root, pki(), &mandator_card());
         for doctor in &pki().doctors {
             let ssin = &doctor.spec.ssin;
             std::fs::write(root.join(format!("{ssin}.acc-p12")), &doctor.keystore.bytes).unwrap();

@@ -9,20 +9,31 @@
 //! `tests/snapshots/panel/` (`UPDATE_FIXTURES=1` accepts new frames). A second run does the
 //! setup and the mandate through the real pcscd with the vpcd reader, as root, in a child
 //! process with a pcscd of its own (see `support/pcscd.rs`). It fails with the start script's
-//! reason when pcscd cannot start.
+//! reason when pcscd cannot start. That run ends with what the practice gets: `practicebox run`
+//! fetches the colleague's mail from the platform simulator into the colleague's folder on the
+//! share.
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
+#[path = "support/doctors.rs"]
+mod doctors;
 mod panel_support;
 #[path = "support/pcscd.rs"]
 mod pcscd_support;
+#[path = "support/service.rs"]
+mod service_support;
 
 use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use ehealth_sim::pki::{DoctorSpec, KeystoreOptions, TestPki};
+use doctors::{
+    MAIN_PIN, MAIN_RIZIV, MAIN_SSIN, MANDATOR_NAME, MANDATOR_PIN, MANDATOR_RIZIV, MANDATOR_SSIN,
+    PKI_SEED, generate_pki, main_card, mandator_card, now, write_trust_anchors,
+};
+use ehealth_sim::pki::TestPki;
+use ehealth_sim::server::{SimConfig, Simulator};
 use embedded_graphics::Pixel;
 use embedded_graphics::pixelcolor::BinaryColor;
 use embedded_graphics::prelude::{DrawTarget, OriginDimensions, Size};
@@ -34,6 +45,7 @@ use pcscd_support::{
     CARD_WAIT, in_private_pcscd, wait_until_card_present, wait_until_reader_empty,
 };
 use practicebox::credentials::CredentialVault;
+use practicebox::delivery::names::doctor_folder_name;
 use practicebox::eid::{EidCard, EidError, TransportError};
 use practicebox::mandates::{self, MandateSettings, RizivCheck, Step};
 use practicebox::panel::controller::{PanelContext, PanelInput};
@@ -48,18 +60,9 @@ use practicebox_hardware::{
     Button, ButtonConfig, Display, DisplayError, Frame, HEIGHT, Led, LedState, ManualClock, WIDTH,
 };
 use rand::SeedableRng;
+use service_support::{Service, send_mail, wait_for_documents, write_simulator_config};
 use virtual_eid::pcscd::{PcscdVpcd, VPCD_READER_PREFIX};
-use virtual_eid::{
-    Applet, CardProfile, InProcessTransport, Removal, SharedCard, VirtualCard, VpcdConnection,
-};
-use zeroize::Zeroizing;
-
-const MAIN_SSIN: &str = "78031414230";
-const MAIN_RIZIV: &str = "17139009004";
-const MANDATOR_SSIN: &str = virtual_eid::DEFAULT_SSIN;
-const MANDATOR_RIZIV: &str = "17041217004";
-const MAIN_PIN: &str = "802613";
-const MANDATOR_PIN: &str = "739184";
+use virtual_eid::{InProcessTransport, Removal, SharedCard, VpcdConnection};
 
 /// The characters of the password picker, in its order.
 const PASSWORD_RING: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\
@@ -67,39 +70,9 @@ const PASSWORD_RING: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY
 /// The characters of the digit picker.
 const DIGIT_RING: &str = "0123456789";
 
-fn now() -> Timestamp {
-    "2026-12-04T12:00:00Z".parse().unwrap()
-}
-
 fn pki() -> &'static TestPki {
     static PKI: OnceLock<TestPki> = OnceLock::new();
-    PKI.get_or_init(|| {
-        let doctors = [
-            DoctorSpec::new("Lotte", "Vermeiren", MAIN_SSIN, MAIN_RIZIV),
-            DoctorSpec::new(
-                "Jan-Willem Alexandre",
-                "Vandenberghe-Lemaître",
-                MANDATOR_SSIN,
-                MANDATOR_RIZIV,
-            ),
-        ];
-        TestPki::generate_with(11, now(), &doctors, &KeystoreOptions::fast()).unwrap()
-    })
-}
-
-fn mandator_card() -> SharedCard {
-    let mut profile = CardProfile::new(Applet::V1_8);
-    profile.pin = Zeroizing::new(MANDATOR_PIN.into());
-    virtual_eid::shared(VirtualCard::new(&profile).unwrap())
-}
-
-fn main_card() -> SharedCard {
-    let mut profile = CardProfile::new(Applet::V1_8);
-    profile.ssin = MAIN_SSIN.into();
-    profile.name = "Vermeiren".into();
-    profile.first_names = "Lotte Maria".into();
-    profile.pin = Zeroizing::new(MAIN_PIN.into());
-    virtual_eid::shared(VirtualCard::new(&profile).unwrap())
+    PKI.get_or_init(|| generate_pki(&[]))
 }
 
 /// A simulated display that keeps every flushed frame.
@@ -360,23 +333,10 @@ impl Bench {
 
 /// Builds the mandate settings from the test PKI's roots and a fixed box identity.
 fn settings(root: &Path) -> MandateSettings {
-    let ehealth_ca = root.join("ehealth-ca.pem");
-    std::fs::write(&ehealth_ca, pki().root.certificate_pem().unwrap()).unwrap();
-    let card = mandator_card();
-    let eid_root = card
-        .lock()
-        .unwrap()
-        .image()
-        .unwrap()
-        .pki
-        .root
-        .pem()
-        .unwrap();
-    let eid_roots = root.join("eid-roots.pem");
-    std::fs::write(&eid_roots, eid_root).unwrap();
+    write_trust_anchors(root, pki(), &mandator_card());
     MandateSettings {
-        ehealth_anchors: mandates::load_ehealth_anchors(&ehealth_ca).unwrap(),
-        eid_anchors: mandates::load_eid_anchors(&eid_roots).unwrap(),
+        ehealth_anchors: mandates::load_ehealth_anchors(&root.join("ehealth-ca.pem")).unwrap(),
+        eid_anchors: mandates::load_eid_anchors(&root.join("eid-roots.pem")).unwrap(),
         riziv_check: RizivCheck::Strict,
         box_id: "pbx-5e1f0c2a9b3d4e6f8a7b6c5d4e3f2a1b".to_owned(),
     }
@@ -571,6 +531,35 @@ fn wizard_through_pcscd(pcscd: PcscdVpcd) {
     assert_eq!(mandates.len(), 1);
     assert_eq!(mandates[0].ends_at, expected_end());
     assert!(mandates[0].revoked_at.is_none());
+
+    // What the practice gets: the service fetches the colleague's mail into the colleague's
+    // folder on the share. It checks certificates and the mandate against the system clock, so
+    // this part needs a clock later than `now()`.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut simulator_config = SimConfig::loopback(pki().clone(), PKI_SEED);
+    simulator_config.http = None;
+    simulator_config.admin = None;
+    let simulator = runtime
+        .block_on(Simulator::start(simulator_config))
+        .unwrap();
+    let colleague = simulator.pki.doctor(MANDATOR_SSIN).unwrap();
+    let colleague_mail = send_mail(&simulator, colleague, PKI_SEED);
+    let share = bench.dir.path().join("share");
+    std::fs::create_dir_all(&share).unwrap();
+    let config = write_simulator_config(bench.dir.path(), &simulator, &bench.state(), &share, 2);
+    let mut service = Service::start(&config, bench.dir.path().join("service.log"));
+
+    let folder = share.join(&mandator.share_folder);
+    wait_for_documents(&folder, &colleague_mail, &mut service);
+    assert_eq!(
+        mandator.share_folder,
+        doctor_folder_name(MANDATOR_NAME.0, MANDATOR_NAME.1, MANDATOR_RIZIV),
+        "the colleague's folder is named from the eID"
+    );
+    let log = service.stop();
+    for secret in [MAIN_PIN, MANDATOR_PIN] {
+        assert!(!log.contains(secret), "a PIN is in the service log:\n{log}");
+    }
     bench.snapshots.finish();
 }
 

@@ -305,6 +305,7 @@ texts! {
     ErrorCardExpired: SCROLLED;
     ErrorCardUntrusted: SCROLLED;
     ErrorCardCannotSign: SCROLLED;
+    ErrorChipCheckBlocked: SCROLLED;
     ErrorCardFailed: SCROLLED;
     ErrorWrongPin: SCROLLED;
     ErrorPinBlocked: SCROLLED;

@@ -14,6 +14,7 @@ use practicebox::eid::{
     PinpadLanguage, Response, SignatureAlgorithm, TransportError, TrustAnchors,
 };
 use spki::DecodePublicKey;
+use virtual_eid::card::INTERNAL_AUTHENTICATE_LIMIT;
 use virtual_eid::{
     Applet, CardProfile, InProcessTransport, PinpadInput, Removal, SharedCard, VirtualCard,
 };
@@ -176,6 +177,64 @@ fn cloned_chip_is_rejected() {
          not used: ask the holder for the card the municipality issued"
     );
     open(&original).read_citizen(&anchors, now()).unwrap();
+}
+
+#[test]
+fn chip_check_blocked_until_pin_verified() {
+    let mut profile = CardProfile::new(Applet::V1_8);
+    profile.internal_authentications = INTERNAL_AUTHENTICATE_LIMIT - 1;
+    let card = virtual_eid::shared(VirtualCard::new(&profile).unwrap());
+    let anchors = anchors(&card);
+    let mut eid = open(&card);
+    eid.read_citizen(&anchors, now()).unwrap();
+
+    let error = eid.read_citizen(&anchors, now()).unwrap_err();
+    assert!(
+        matches!(error, EidError::ChipCheckBlocked { sw: 0x6982 }),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "the eID blocked its chip check (status 6982) because it was used 5000 times since the \
+         PIN was last entered; the holder must enter the PIN once, for example by signing in \
+         with the eID on a computer with the eID software, then insert the card again"
+    );
+
+    eid.verify_pin(&pin(virtual_eid::DEFAULT_PIN)).unwrap();
+    eid.read_citizen(&anchors, now()).unwrap();
+    assert_eq!(card.lock().unwrap().internal_authentications(), 1);
+}
+
+#[test]
+fn chip_check_rejection_per_status_word() {
+    let cases = [
+        (0x6982, true),
+        (0x6983, true),
+        (0x6985, true),
+        (0x6A88, false),
+        (0x6D00, false),
+    ];
+    for (sw, blocked) in cases {
+        let mut profile = CardProfile::new(Applet::V1_8);
+        profile.internal_authentications = INTERNAL_AUTHENTICATE_LIMIT;
+        profile.internal_authenticate_blocked_sw = sw;
+        let card = virtual_eid::shared(VirtualCard::new(&profile).unwrap());
+
+        let error = open(&card)
+            .read_citizen(&anchors(&card), now())
+            .unwrap_err();
+        if blocked {
+            assert!(
+                matches!(error, EidError::ChipCheckBlocked { sw: found } if found == sw),
+                "{sw:04X}: {error:?}"
+            );
+        } else {
+            assert!(
+                matches!(error, EidError::CardNotGenuine { .. }),
+                "{sw:04X}: {error:?}"
+            );
+        }
+    }
 }
 
 #[test]

@@ -1,15 +1,20 @@
 //! The eID client's real PC/SC path: pcscd with the vpcd virtual reader (started by
 //! `tests/virtual-eid/start-pcscd-vpcd`, as root, in a loopback-only network namespace), and the
-//! virtual card connected to vpcd. Nothing is skipped: when pcscd cannot start, the test fails
-//! with the script's reason and fix.
+//! virtual card connected to vpcd. Each test runs in a child process with a pcscd of its own (see
+//! `support/pcscd.rs`). Nothing is skipped: when pcscd cannot start, the test fails with the
+//! script's reason and fix.
 
 // Test helpers panic on setup failures, like the tests themselves.
 #![allow(clippy::unwrap_used)]
+
+#[path = "support/pcscd.rs"]
+mod pcscd_support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
+use pcscd_support::{CARD_WAIT, in_private_pcscd, without_pcscd};
 use practicebox::eid::{
     AppletVersion, EidCard, EidError, MessageDigest, PcscContext, PcscTransport, PinEntry,
     SignatureAlgorithm, TransportError, TrustAnchors,
@@ -18,21 +23,12 @@ use virtual_eid::pcscd::{PcscdVpcd, VPCD_READER_PREFIX};
 use virtual_eid::{Applet, CardProfile, Removal, SharedCard, VirtualCard, VpcdConnection};
 use zeroize::Zeroizing;
 
-/// A vpcd port away from Debian's default, so a hand-started pcscd setup is not disturbed.
-const PORT: u16 = 35_971;
-/// pcscd polls vpcd readers about every 400 ms; allow for a slow machine.
-const CARD_TIMEOUT: Duration = Duration::from_secs(10);
-
 fn now() -> Timestamp {
     "2026-12-04T12:00:00Z".parse().unwrap()
 }
 
 fn pin(text: &str) -> Zeroizing<String> {
     Zeroizing::new(text.to_owned())
-}
-
-fn start_pcscd() -> PcscdVpcd {
-    PcscdVpcd::start(PORT).unwrap_or_else(|error| panic!("{error}"))
 }
 
 fn eid_card(applet: Applet) -> SharedCard {
@@ -50,20 +46,20 @@ fn connect(pcscd: &PcscdVpcd, card: &SharedCard) -> (VpcdConnection, PcscTranspo
     let inserted = pcscd.insert(Arc::clone(card)).unwrap();
     let context = PcscContext::establish().unwrap();
     let reader = context
-        .wait_for_card(VPCD_READER_PREFIX, CARD_TIMEOUT)
+        .wait_for_card(VPCD_READER_PREFIX, CARD_WAIT)
         .unwrap();
     let transport = context.connect(&reader).unwrap();
     (inserted, transport)
 }
 
 fn identity_pin_and_signature(
+    pcscd: &PcscdVpcd,
     applet: Applet,
     expected: AppletVersion,
     algorithm: SignatureAlgorithm,
 ) {
-    let pcscd = start_pcscd();
     let card = eid_card(applet);
-    let (_inserted, transport) = connect(&pcscd, &card);
+    let (_inserted, transport) = connect(pcscd, &card);
     let mut eid = EidCard::open(transport).unwrap();
     assert_eq!(eid.applet_version(), expected);
     assert!(
@@ -102,118 +98,129 @@ fn identity_pin_and_signature(
 
 #[test]
 fn pcsc_v17_identity_pin_and_signature() {
-    identity_pin_and_signature(
-        Applet::V1_7,
-        AppletVersion::V1_7,
-        SignatureAlgorithm::RsaPkcs1Sha256,
-    );
+    in_private_pcscd("pcsc_v17_identity_pin_and_signature", |pcscd| {
+        identity_pin_and_signature(
+            &pcscd,
+            Applet::V1_7,
+            AppletVersion::V1_7,
+            SignatureAlgorithm::RsaPkcs1Sha256,
+        );
+    });
 }
 
 #[test]
 fn pcsc_v18_identity_pin_and_signature() {
-    identity_pin_and_signature(
-        Applet::V1_8,
-        AppletVersion::V1_8,
-        SignatureAlgorithm::EcdsaP384Sha384,
-    );
+    in_private_pcscd("pcsc_v18_identity_pin_and_signature", |pcscd| {
+        identity_pin_and_signature(
+            &pcscd,
+            Applet::V1_8,
+            AppletVersion::V1_8,
+            SignatureAlgorithm::EcdsaP384Sha384,
+        );
+    });
 }
 
 #[test]
 fn pcsc_third_wrong_pin_blocks() {
-    let pcscd = start_pcscd();
-    let card = eid_card(Applet::V1_8);
-    let (_inserted, transport) = connect(&pcscd, &card);
-    let mut eid = EidCard::open(transport).unwrap();
+    in_private_pcscd("pcsc_third_wrong_pin_blocks", |pcscd| {
+        let card = eid_card(Applet::V1_8);
+        let (_inserted, transport) = connect(&pcscd, &card);
+        let mut eid = EidCard::open(transport).unwrap();
 
-    let first = eid.verify_pin(&pin("1111")).unwrap_err();
-    assert!(
-        matches!(first, EidError::WrongPin { tries_left: 2 }),
-        "{first:?}"
-    );
-    let second = eid.verify_pin(&pin("2222")).unwrap_err();
-    assert!(
-        matches!(second, EidError::WrongPin { tries_left: 1 }),
-        "{second:?}"
-    );
-    let third = eid.verify_pin(&pin("3333")).unwrap_err();
-    assert!(matches!(third, EidError::PinBlocked), "{third:?}");
-    assert_eq!(eid.pin_tries_left().unwrap(), Some(0));
+        let first = eid.verify_pin(&pin("1111")).unwrap_err();
+        assert!(
+            matches!(first, EidError::WrongPin { tries_left: 2 }),
+            "{first:?}"
+        );
+        let second = eid.verify_pin(&pin("2222")).unwrap_err();
+        assert!(
+            matches!(second, EidError::WrongPin { tries_left: 1 }),
+            "{second:?}"
+        );
+        let third = eid.verify_pin(&pin("3333")).unwrap_err();
+        assert!(matches!(third, EidError::PinBlocked), "{third:?}");
+        assert_eq!(eid.pin_tries_left().unwrap(), Some(0));
 
-    let error = eid
-        .sign_non_repudiation(
-            &MessageDigest::sha384(b"mandate"),
-            PinEntry::Typed(&pin(virtual_eid::DEFAULT_PIN)),
-        )
-        .unwrap_err();
-    assert!(matches!(error, EidError::PinBlocked), "{error:?}");
+        let error = eid
+            .sign_non_repudiation(
+                &MessageDigest::sha384(b"mandate"),
+                PinEntry::Typed(&pin(virtual_eid::DEFAULT_PIN)),
+            )
+            .unwrap_err();
+        assert!(matches!(error, EidError::PinBlocked), "{error:?}");
+    });
 }
 
 #[test]
 fn pcsc_card_removed_during_signing() {
-    let pcscd = start_pcscd();
-    let card = eid_card(Applet::V1_7);
-    let (_inserted, transport) = connect(&pcscd, &card);
-    let mut eid = EidCard::open(transport).unwrap();
-    card.lock().unwrap().remove_on(Removal::OnInstruction(0x2A));
+    in_private_pcscd("pcsc_card_removed_during_signing", |pcscd| {
+        let card = eid_card(Applet::V1_7);
+        let (_inserted, transport) = connect(&pcscd, &card);
+        let mut eid = EidCard::open(transport).unwrap();
+        card.lock().unwrap().remove_on(Removal::OnInstruction(0x2A));
 
-    let error = eid
-        .sign_non_repudiation(
-            &MessageDigest::sha256(b"mandate"),
-            PinEntry::Typed(&pin(virtual_eid::DEFAULT_PIN)),
-        )
-        .unwrap_err();
-    assert!(error.is_card_removed(), "{error:?}");
+        let error = eid
+            .sign_non_repudiation(
+                &MessageDigest::sha256(b"mandate"),
+                PinEntry::Typed(&pin(virtual_eid::DEFAULT_PIN)),
+            )
+            .unwrap_err();
+        assert!(error.is_card_removed(), "{error:?}");
+    });
 }
 
 #[test]
 fn pcsc_card_not_an_eid() {
-    let pcscd = start_pcscd();
-    let card = virtual_eid::shared(VirtualCard::not_an_eid());
-    let (_inserted, transport) = connect(&pcscd, &card);
-    let error = EidCard::open(transport).unwrap_err();
-    assert!(matches!(error, EidError::NotBelgianEid { .. }), "{error:?}");
+    in_private_pcscd("pcsc_card_not_an_eid", |pcscd| {
+        let card = virtual_eid::shared(VirtualCard::not_an_eid());
+        let (_inserted, transport) = connect(&pcscd, &card);
+        let error = EidCard::open(transport).unwrap_err();
+        assert!(matches!(error, EidError::NotBelgianEid { .. }), "{error:?}");
+    });
 }
 
 #[test]
 fn pcsc_no_card_in_reader() {
-    let pcscd = start_pcscd();
-    let context = PcscContext::establish().unwrap();
-    let readers = context.readers().unwrap();
-    assert!(
-        readers
-            .iter()
-            .any(|name| name.starts_with(VPCD_READER_PREFIX)),
-        "{readers:?}"
-    );
-    let error = context
-        .wait_for_card(VPCD_READER_PREFIX, Duration::from_millis(800))
-        .unwrap_err();
-    assert!(matches!(error, TransportError::NoCard { .. }), "{error:?}");
-    assert_eq!(
-        error.to_string(),
-        "no card in reader \"Virtual PCD 00 00\"; insert the eID card"
-    );
+    in_private_pcscd("pcsc_no_card_in_reader", |pcscd| {
+        let context = PcscContext::establish().unwrap();
+        let readers = context.readers().unwrap();
+        assert!(
+            readers
+                .iter()
+                .any(|name| name.starts_with(VPCD_READER_PREFIX)),
+            "{readers:?}"
+        );
+        let error = context
+            .wait_for_card(VPCD_READER_PREFIX, Duration::from_millis(800))
+            .unwrap_err();
+        assert!(matches!(error, TransportError::NoCard { .. }), "{error:?}");
+        assert_eq!(
+            error.to_string(),
+            "no card in reader \"Virtual PCD 00 00\"; insert the eID card"
+        );
 
-    let error = context
-        .wait_for_card("Some Other Reader", CARD_TIMEOUT)
-        .unwrap_err();
-    assert!(
-        matches!(error, TransportError::ReaderUnavailable { .. }),
-        "{error:?}"
-    );
-    drop(pcscd);
+        let error = context
+            .wait_for_card("Some Other Reader", CARD_WAIT)
+            .unwrap_err();
+        assert!(
+            matches!(error, TransportError::ReaderUnavailable { .. }),
+            "{error:?}"
+        );
+        drop(pcscd);
+    });
 }
 
 #[test]
 fn pcscd_not_running() {
-    let _turn = virtual_eid::pcscd::take_turn();
-    let error = PcscContext::establish().unwrap_err();
-    assert!(
-        matches!(error, TransportError::ServiceNotRunning),
-        "{error:?}"
-    );
-    assert_eq!(
-        error.to_string(),
-        "the PC/SC daemon (pcscd) is not running; start it with `systemctl start pcscd`"
-    );
+    without_pcscd("pcscd_not_running", || {
+        let error = PcscContext::establish().unwrap_err();
+        assert!(
+            matches!(error, TransportError::ServiceNotRunning),
+            "{error:?}"
+        );
+        assert_eq!(
+            error.to_string(),
+            "the PC/SC daemon (pcscd) is not running; start it with `systemctl start pcscd`"
+        );
+    });
 }

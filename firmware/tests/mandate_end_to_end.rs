@@ -11,46 +11,47 @@
 //! other pcscd users on the machine. pcscd needs root, as in the other PC/SC tests; nothing is
 //! skipped when it cannot start.
 //!
-//! The commands run cargo's build of `practicebox`, or the binary that `PRACTICEBOX_BIN` names.
-//! NOTE: in a target folder shared by several checkouts, another checkout's build may replace
-//! cargo's binary between the build and the run. Point `PRACTICEBOX_BIN` at a copy then.
+//! The commands run cargo's build of `practicebox`, or the binary that `PRACTICEBOX_BIN` names
+//! (see `support/service.rs`).
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
+#[path = "support/doctors.rs"]
+mod doctors;
+#[path = "support/service.rs"]
+mod service_support;
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use doctors::{
+    MAIN_NAME, MAIN_PIN, MAIN_RIZIV, MAIN_SSIN, MANDATOR_NAME as COLLEAGUE_NAME,
+    MANDATOR_PIN as COLLEAGUE_PIN, MANDATOR_RIZIV as COLLEAGUE_RIZIV,
+    MANDATOR_SSIN as COLLEAGUE_SSIN, card, write_trust_anchors,
+};
 use ehealth_sim::ehbox::Folder;
-use ehealth_sim::mail::MessageKind;
 use ehealth_sim::pki::{Doctor, DoctorSpec, KeystoreOptions, TestPki};
 use ehealth_sim::seed;
 use ehealth_sim::server::{RunningSimulator, SimConfig, Simulator};
 use jiff::{SignedDuration, Timestamp};
-use practicebox::demo::mail::{self, DeliveredMessage};
+use practicebox::demo::mail::DeliveredMessage;
 use practicebox::store::{Principal, Store};
+use service_support::{
+    Service, delivered_ids, document_ids, practicebox_binary, send_mail, wait_for_documents,
+    write_simulator_config,
+};
 use virtual_eid::pcscd::{PcscdVpcd, SOCKET_VARIABLE, VPCD_READER_PREFIX};
-use virtual_eid::{Applet, CardProfile, SharedCard, VirtualCard, VpcdConnection};
+use virtual_eid::{Applet, SharedCard, VpcdConnection};
 use zeroize::Zeroizing;
 
-const MAIN_SSIN: &str = "78031414230";
-const MAIN_RIZIV: &str = "17139009004";
-const MAIN_NAME: (&str, &str) = ("Vermeiren", "Lotte Maria");
-const COLLEAGUE_SSIN: &str = virtual_eid::DEFAULT_SSIN;
-const COLLEAGUE_RIZIV: &str = "17041217004";
-const COLLEAGUE_NAME: (&str, &str) = ("Vandenberghe-Lemaître", "Jan-Willem Alexandre");
-/// PINs that appear nowhere else in the test data.
-const MAIN_PIN: &str = "802613";
-const COLLEAGUE_PIN: &str = "739184";
 /// The fetch interval of the service under test, short so that a missed removal shows.
-const FETCH_INTERVAL_SECS: i64 = 2;
+const FETCH_INTERVAL_SECS: u64 = 2;
 /// How late after a commit by another process the service may still start a run: the poll
 /// period of the store (1 s) and a margin for a slow machine.
 const PICK_UP_GRACE: SignedDuration = SignedDuration::from_secs(2);
-/// How long a step that waits for the service may take before the test fails.
-const WAIT: Duration = Duration::from_secs(30);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mandate_lifecycle_applet_1_7() {
@@ -119,7 +120,7 @@ async fn mandate_lifecycle(applet: Applet, seed_value: u64) {
     let removed_at = Timestamp::now();
     let late_mail = lab.send(colleague, seed_value + 2);
     let main_runs_before = lab.run_count(&main_principal);
-    tokio::time::sleep(Duration::from_secs(4 * FETCH_INTERVAL_SECS as u64)).await;
+    tokio::time::sleep(Duration::from_secs(4 * FETCH_INTERVAL_SECS)).await;
     service.check_running();
 
     assert!(
@@ -255,27 +256,7 @@ impl Lab {
     /// configuration that every command reads.
     fn write_files(&self) {
         let write = |name: &str, bytes: &[u8]| std::fs::write(self.path(name), bytes).unwrap();
-        write("simulator-ca.pem", self.simulator.ca_pem.as_bytes());
-        write(
-            "ehealth-ca.pem",
-            self.simulator
-                .pki
-                .root
-                .certificate_pem()
-                .unwrap()
-                .as_bytes(),
-        );
-        let eid_root = self
-            .colleague_card
-            .lock()
-            .unwrap()
-            .image()
-            .unwrap()
-            .pki
-            .root
-            .pem()
-            .unwrap();
-        write("eid-roots.pem", eid_root.as_bytes());
+        write_trust_anchors(self.dir.path(), &self.simulator.pki, &self.colleague_card);
         for doctor in &self.simulator.pki.doctors {
             let ssin = &doctor.spec.ssin;
             write(&format!("{ssin}.acc-p12"), &doctor.keystore.bytes);
@@ -287,31 +268,14 @@ impl Lab {
         write("main.pin", format!("{MAIN_PIN}\n").as_bytes());
         write("colleague.pin", format!("{COLLEAGUE_PIN}\n").as_bytes());
 
-        let https = self.simulator.addresses.https;
-        let config = format!(
-            r#"data_dir = "{data}"
-share_root = "{share}"
-fetch_interval = "{FETCH_INTERVAL_SECS}s"
-
-[ehealth]
-preset = "simulator"
-base_url = "https://localhost:{port}"
-ca_file = "{root}/simulator-ca.pem"
-resolve = {{ "localhost" = "{https}" }}
-
-[clock]
-trust_system_clock = true
-
-[mandates]
-ehealth_ca = "{root}/ehealth-ca.pem"
-eid_roots = "{root}/eid-roots.pem"
-"#,
-            data = self.data_dir.display(),
-            share = self.share.display(),
-            port = https.port(),
-            root = self.dir.path().display(),
+        let config = write_simulator_config(
+            self.dir.path(),
+            &self.simulator,
+            &self.data_dir,
+            &self.share,
+            FETCH_INTERVAL_SECS,
         );
-        std::fs::write(&self.config, config).unwrap();
+        assert_eq!(config, self.config);
     }
 
     fn doctor(&self, ssin: &str) -> &Doctor {
@@ -376,31 +340,11 @@ eid_roots = "{root}/eid-roots.pem"
 
     /// Starts `practicebox run` with the configuration file alone.
     fn start_service(&self) -> Service {
-        let log = self.path("service.log");
-        let child = Command::new(practicebox_binary())
-            .arg("run")
-            .arg("--config")
-            .arg(&self.config)
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .env_remove("NOTIFY_SOCKET")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        Service { child, log }
+        Service::start(&self.config, self.path("service.log"))
     }
 
-    /// Delivers six realistic sealed messages into `doctor`'s INBOX.
     fn send(&self, doctor: &Doctor, seed_value: u64) -> Vec<DeliveredMessage> {
-        let planned = mail::generate(&self.simulator, &[doctor], 6, seed_value).unwrap();
-        let delivered = mail::deliver(&self.simulator, planned).unwrap();
-        assert!(
-            !document_ids(&delivered).is_empty(),
-            "the mail of seed {seed_value} holds no document"
-        );
-        delivered
+        send_mail(&self.simulator, doctor, seed_value)
     }
 
     fn store(&self) -> Store {
@@ -437,25 +381,7 @@ eid_roots = "{root}/eid-roots.pem"
         service: &mut Service,
     ) {
         let folder = self.share.join(&principal.share_folder);
-        let expected = document_ids(mail);
-        let started = Instant::now();
-        loop {
-            let found = delivered_ids(&folder);
-            if found.is_superset(&expected) {
-                return;
-            }
-            service.check_running();
-            assert!(
-                started.elapsed() < WAIT,
-                "after {WAIT:?}, {} has {} of the {} documents of {}; service log:\n{}",
-                folder.display(),
-                found.intersection(&expected).count(),
-                expected.len(),
-                principal.insz,
-                service.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        wait_for_documents(&folder, mail, service);
     }
 
     /// Checks that the colleague's fetching stopped: no run started once the service could see
@@ -560,61 +486,6 @@ eid_roots = "{root}/eid-roots.pem"
     }
 }
 
-/// Returns the `practicebox` binary under test.
-fn practicebox_binary() -> PathBuf {
-    std::env::var_os("PRACTICEBOX_BIN").map_or_else(
-        || PathBuf::from(env!("CARGO_BIN_EXE_practicebox")),
-        PathBuf::from,
-    )
-}
-
-/// Returns a virtual eID of the doctor with this INSZ, names and PIN. The default seed gives every card
-/// the same test root, which the configuration trusts.
-fn card(applet: Applet, ssin: &str, name: (&str, &str), pin: &str) -> SharedCard {
-    let mut profile = CardProfile::new(applet);
-    profile.ssin = ssin.to_owned();
-    profile.name = name.0.to_owned();
-    profile.first_names = name.1.to_owned();
-    profile.pin = Zeroizing::new(pin.to_owned());
-    virtual_eid::shared(VirtualCard::new(&profile).unwrap())
-}
-
-/// Returns the MessageIds of the documents in `mail`, the messages that become files on the share.
-fn document_ids(mail: &[DeliveredMessage]) -> BTreeSet<String> {
-    mail.iter()
-        .filter(|message| message.planned.kind() == MessageKind::Document)
-        .map(|message| message.message_id.clone())
-        .collect()
-}
-
-/// Returns the MessageIds named by the sidecars (`<document>.json`) in `folder` and its subfolders.
-fn delivered_ids(folder: &Path) -> BTreeSet<String> {
-    let mut ids = BTreeSet::new();
-    let mut pending = vec![folder.to_owned()];
-    while let Some(dir) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-                continue;
-            }
-            let is_sidecar = path
-                .extension()
-                .is_some_and(|extension| extension == "json")
-                && path.with_extension("").is_file();
-            if is_sidecar {
-                let text = std::fs::read_to_string(&path).unwrap();
-                let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-                ids.insert(json["message_id"].as_str().unwrap().to_owned());
-            }
-        }
-    }
-    ids
-}
-
 /// The output of a finished command.
 struct CommandResult {
     description: String,
@@ -640,45 +511,5 @@ impl CommandResult {
             self.text()
         );
         String::from_utf8_lossy(&self.output.stdout).into_owned()
-    }
-}
-
-/// The service process; killed if the test ends early.
-struct Service {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Service {
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn check_running(&mut self) {
-        if let Some(status) = self.child.try_wait().unwrap() {
-            panic!("the service exited with {status}:\n{}", self.log_text());
-        }
-    }
-
-    /// Stops the service with SIGTERM, as systemd does, and returns its log.
-    fn stop(mut self) -> String {
-        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap());
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-        let status = self.child.wait().unwrap();
-        let log = self.log_text();
-        assert!(
-            status.success(),
-            "the service stopped with {status}:\n{log}"
-        );
-        log
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
     }
 }

@@ -5,14 +5,24 @@
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
+#[path = "support/doctors.rs"]
+mod doctors;
+#[path = "support/pcscd.rs"]
+mod pcscd_support;
+
 use std::collections::VecDeque;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use ehealth_sim::pki::{DoctorSpec, KeystoreOptions, TestPki, Variant};
+use doctors::{
+    MAIN_PIN, MAIN_RIZIV, MAIN_SSIN, MANDATOR_PIN, MANDATOR_RIZIV, MANDATOR_SSIN, generate_pki,
+    main_card, mandator_card, now, write_trust_anchors,
+};
+use ehealth_sim::pki::{DoctorSpec, TestPki, Variant};
 use jiff::Timestamp;
 use jiff::civil::{Date, date};
+use pcscd_support::{CARD_WAIT, in_private_pcscd};
 use practicebox::config::ServiceConfig;
 use practicebox::eid::{EidCard, EidError};
 use practicebox::mandates::command::{
@@ -27,50 +37,16 @@ use rand_chacha::rand_core::SeedableRng;
 use virtual_eid::{Applet, CardProfile, InProcessTransport, SharedCard, VirtualCard};
 use zeroize::Zeroizing;
 
-const MAIN_SSIN: &str = "78031414230";
-const MAIN_RIZIV: &str = "17139009004";
-const MANDATOR_SSIN: &str = virtual_eid::DEFAULT_SSIN;
-const MANDATOR_RIZIV: &str = "17041217004";
+/// A doctor whose eHealth certificate has expired.
 const EXPIRED_SSIN: &str = "61080903364";
-/// PINs that appear nowhere else in the test data (the card number contains 1234).
-const MAIN_PIN: &str = "802613";
-const MANDATOR_PIN: &str = "739184";
-
-fn now() -> Timestamp {
-    "2026-12-04T12:00:00Z".parse().unwrap()
-}
 
 fn pki() -> &'static TestPki {
     static PKI: OnceLock<TestPki> = OnceLock::new();
     PKI.get_or_init(|| {
-        let doctors = [
-            DoctorSpec::new("Lotte", "Vermeiren", MAIN_SSIN, MAIN_RIZIV),
-            DoctorSpec::new(
-                "Jan-Willem Alexandre",
-                "Vandenberghe-Lemaître",
-                MANDATOR_SSIN,
-                MANDATOR_RIZIV,
-            ),
-            DoctorSpec::new("Koen", "Verstraeten", EXPIRED_SSIN, "14022141004")
-                .with_variant(Variant::Expired),
-        ];
-        TestPki::generate_with(11, now(), &doctors, &KeystoreOptions::fast()).unwrap()
+        let expired = DoctorSpec::new("Koen", "Verstraeten", EXPIRED_SSIN, "14022141004")
+            .with_variant(Variant::Expired);
+        generate_pki(&[expired])
     })
-}
-
-fn mandator_card() -> SharedCard {
-    let mut profile = CardProfile::new(Applet::V1_8);
-    profile.pin = Zeroizing::new(MANDATOR_PIN.into());
-    virtual_eid::shared(VirtualCard::new(&profile).unwrap())
-}
-
-fn main_card() -> SharedCard {
-    let mut profile = CardProfile::new(Applet::V1_8);
-    profile.ssin = MAIN_SSIN.into();
-    profile.name = "Vermeiren".into();
-    profile.first_names = "Lotte Maria".into();
-    profile.pin = Zeroizing::new(MAIN_PIN.into());
-    virtual_eid::shared(VirtualCard::new(&profile).unwrap())
 }
 
 /// Returns a card from another card PKI (another seed), with other keys and another root.
@@ -92,22 +68,7 @@ impl TestBox {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        std::fs::write(
-            root.join("ehealth-ca.pem"),
-            pki().root.certificate_pem().unwrap(),
-        )
-        .unwrap();
-        let card = mandator_card();
-        let eid_root = card
-            .lock()
-            .unwrap()
-            .image()
-            .unwrap()
-            .pki
-            .root
-            .pem()
-            .unwrap();
-        std::fs::write(root.join("eid-roots.pem"), eid_root).unwrap();
+        write_trust_anchors(root, pki(), &mandator_card());
         for doctor in &pki().doctors {
             let ssin = &doctor.spec.ssin;
             std::fs::write(root.join(format!("{ssin}.acc-p12")), &doctor.keystore.bytes).unwrap();
@@ -1118,52 +1079,46 @@ fn warnings_before_ends() {
     assert!(listing.contains("warning: the mandate of"), "{listing}");
 }
 
-/// A vpcd port of its own, apart from the eID client's pcscd tests.
-const PCSCD_PORT: u16 = 35_981;
-
+/// Grants a mandate with the card behind a real pcscd, in a child process with its own pcscd.
 #[test]
 fn mandate_through_pcscd() {
-    let test_box = TestBox::new();
-    test_box.setup();
-    let pcscd = virtual_eid::pcscd::PcscdVpcd::start(PCSCD_PORT).unwrap_or_else(|error| {
-        panic!("{error}");
-    });
-    let card = mandator_card();
-    let _inserted = pcscd.insert(Arc::clone(&card)).unwrap();
-    let context = practicebox::eid::PcscContext::establish().unwrap();
-    let reader = context
-        .wait_for_card(
-            virtual_eid::pcscd::VPCD_READER_PREFIX,
-            std::time::Duration::from_secs(10),
+    in_private_pcscd("mandate_through_pcscd", |pcscd| {
+        let test_box = TestBox::new();
+        test_box.setup();
+        let card = mandator_card();
+        let _inserted = pcscd.insert(Arc::clone(&card)).unwrap();
+        let context = practicebox::eid::PcscContext::establish().unwrap();
+        let reader = context
+            .wait_for_card(virtual_eid::pcscd::VPCD_READER_PREFIX, CARD_WAIT)
+            .unwrap();
+        let mut eid = EidCard::open(context.connect(&reader).unwrap()).unwrap();
+
+        let doctor = test_box.mandator();
+        let answers = Answers {
+            doctor: &doctor,
+            end_date: Some(date(2027, 12, 31)),
+        };
+        let outcome = command::run_workflow(
+            Purpose::Mandate,
+            &test_box.config,
+            &answers,
+            &mut eid,
+            &mut ScriptedPrompter::default(),
+            &mut ChaCha20Rng::seed_from_u64(5),
+            now(),
         )
         .unwrap();
-    let mut eid = EidCard::open(context.connect(&reader).unwrap()).unwrap();
+        let Outcome::Mandate(id) = outcome else {
+            panic!("expected a mandate, got {outcome:?}");
+        };
 
-    let doctor = test_box.mandator();
-    let answers = Answers {
-        doctor: &doctor,
-        end_date: Some(date(2027, 12, 31)),
-    };
-    let outcome = command::run_workflow(
-        Purpose::Mandate,
-        &test_box.config,
-        &answers,
-        &mut eid,
-        &mut ScriptedPrompter::default(),
-        &mut ChaCha20Rng::seed_from_u64(5),
-        now(),
-    )
-    .unwrap();
-    let Outcome::Mandate(id) = outcome else {
-        panic!("expected a mandate, got {outcome:?}");
-    };
-
-    let mandate = test_box.store().mandate(id).unwrap();
-    assert_eq!(
-        mandate.ends_at,
-        "2028-01-01T00:00:00Z".parse::<Timestamp>().unwrap()
-    );
-    let report =
-        command::verify_report(&test_box.config, &mut ChaCha20Rng::seed_from_u64(1)).unwrap();
-    assert!(report.is_intact(), "{}", command::report_text(&report));
+        let mandate = test_box.store().mandate(id).unwrap();
+        assert_eq!(
+            mandate.ends_at,
+            "2028-01-01T00:00:00Z".parse::<Timestamp>().unwrap()
+        );
+        let report =
+            command::verify_report(&test_box.config, &mut ChaCha20Rng::seed_from_u64(1)).unwrap();
+        assert!(report.is_intact(), "{}", command::report_text(&report));
+    });
 }

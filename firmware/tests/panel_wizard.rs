@@ -7,19 +7,33 @@
 //! way, cancels a third attempt, and removes the mandate from the menu. Every wizard screen it
 //! passes is compared, in Dutch, French and English, with the references in
 //! `tests/snapshots/panel/` (`UPDATE_FIXTURES=1` accepts new frames). A second run does the
-//! setup and the mandate through the real pcscd with the vpcd reader, as root; it fails with
-//! the start script's reason when pcscd cannot start.
+//! setup and the mandate through the real pcscd with the vpcd reader, as root, in a child
+//! process with a pcscd of its own (see `support/pcscd.rs`). It fails with the start script's
+//! reason when pcscd cannot start. That run ends with what the practice gets: `practicebox run`
+//! fetches the colleague's mail from the platform simulator into the colleague's folder on the
+//! share.
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
+#[path = "support/doctors.rs"]
+mod doctors;
 mod panel_support;
+#[path = "support/pcscd.rs"]
+mod pcscd_support;
+#[path = "support/service.rs"]
+mod service_support;
 
 use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use ehealth_sim::pki::{DoctorSpec, KeystoreOptions, TestPki};
+use doctors::{
+    MAIN_PIN, MAIN_RIZIV, MAIN_SSIN, MANDATOR_NAME, MANDATOR_PIN, MANDATOR_RIZIV, MANDATOR_SSIN,
+    PKI_SEED, generate_pki, main_card, mandator_card, now, write_trust_anchors,
+};
+use ehealth_sim::pki::TestPki;
+use ehealth_sim::server::{SimConfig, Simulator};
 use embedded_graphics::Pixel;
 use embedded_graphics::pixelcolor::BinaryColor;
 use embedded_graphics::prelude::{DrawTarget, OriginDimensions, Size};
@@ -27,8 +41,12 @@ use jiff::civil::Time;
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use panel_support::Snapshots;
+use pcscd_support::{
+    CARD_WAIT, in_private_pcscd, wait_until_card_present, wait_until_reader_empty,
+};
 use practicebox::credentials::CredentialVault;
-use practicebox::eid::{EidCard, EidError, PcscContext, TransportError};
+use practicebox::delivery::names::doctor_folder_name;
+use practicebox::eid::{EidCard, EidError, TransportError};
 use practicebox::mandates::{self, MandateSettings, RizivCheck, Step};
 use practicebox::panel::controller::{PanelContext, PanelInput};
 use practicebox::panel::eid_reader::{EidConnector, PcscConnector, Signer};
@@ -42,18 +60,9 @@ use practicebox_hardware::{
     Button, ButtonConfig, Display, DisplayError, Frame, HEIGHT, Led, LedState, ManualClock, WIDTH,
 };
 use rand::SeedableRng;
+use service_support::{Service, send_mail, wait_for_documents, write_simulator_config};
 use virtual_eid::pcscd::{PcscdVpcd, VPCD_READER_PREFIX};
-use virtual_eid::{
-    Applet, CardProfile, InProcessTransport, Removal, SharedCard, VirtualCard, VpcdConnection,
-};
-use zeroize::Zeroizing;
-
-const MAIN_SSIN: &str = "78031414230";
-const MAIN_RIZIV: &str = "17139009004";
-const MANDATOR_SSIN: &str = virtual_eid::DEFAULT_SSIN;
-const MANDATOR_RIZIV: &str = "17041217004";
-const MAIN_PIN: &str = "802613";
-const MANDATOR_PIN: &str = "739184";
+use virtual_eid::{InProcessTransport, Removal, SharedCard, VpcdConnection};
 
 /// The characters of the password picker, in its order.
 const PASSWORD_RING: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\
@@ -61,39 +70,9 @@ const PASSWORD_RING: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY
 /// The characters of the digit picker.
 const DIGIT_RING: &str = "0123456789";
 
-fn now() -> Timestamp {
-    "2026-12-04T12:00:00Z".parse().unwrap()
-}
-
 fn pki() -> &'static TestPki {
     static PKI: OnceLock<TestPki> = OnceLock::new();
-    PKI.get_or_init(|| {
-        let doctors = [
-            DoctorSpec::new("Lotte", "Vermeiren", MAIN_SSIN, MAIN_RIZIV),
-            DoctorSpec::new(
-                "Jan-Willem Alexandre",
-                "Vandenberghe-Lemaître",
-                MANDATOR_SSIN,
-                MANDATOR_RIZIV,
-            ),
-        ];
-        TestPki::generate_with(11, now(), &doctors, &KeystoreOptions::fast()).unwrap()
-    })
-}
-
-fn mandator_card() -> SharedCard {
-    let mut profile = CardProfile::new(Applet::V1_8);
-    profile.pin = Zeroizing::new(MANDATOR_PIN.into());
-    virtual_eid::shared(VirtualCard::new(&profile).unwrap())
-}
-
-fn main_card() -> SharedCard {
-    let mut profile = CardProfile::new(Applet::V1_8);
-    profile.ssin = MAIN_SSIN.into();
-    profile.name = "Vermeiren".into();
-    profile.first_names = "Lotte Maria".into();
-    profile.pin = Zeroizing::new(MAIN_PIN.into());
-    virtual_eid::shared(VirtualCard::new(&profile).unwrap())
+    PKI.get_or_init(|| generate_pki(&[]))
 }
 
 /// A simulated display that keeps every flushed frame.
@@ -136,9 +115,6 @@ impl Display for RecordingDisplay {
     }
 }
 
-/// A vpcd port of its own, apart from the other pcscd tests.
-const PCSCD_PORT: u16 = 35_991;
-
 /// Where the panel finds the eID.
 enum Reader {
     /// The in-process transport; the slot contains the inserted card.
@@ -151,12 +127,11 @@ enum Reader {
 }
 
 impl Reader {
-    /// Returns the reader and the connector the panel uses with it.
-    fn start(through_pcscd: bool) -> (Self, Box<dyn EidConnector + Send>) {
-        if through_pcscd {
-            let pcscd = PcscdVpcd::start(PCSCD_PORT).unwrap_or_else(|error| panic!("{error}"));
-            let connector =
-                PcscConnector::new(VPCD_READER_PREFIX).with_card_wait(Duration::from_secs(10));
+    /// Returns the reader and the connector the panel uses with it: `pcscd` when given,
+    /// otherwise the in-process transport.
+    fn start(pcscd: Option<PcscdVpcd>) -> (Self, Box<dyn EidConnector + Send>) {
+        if let Some(pcscd) = pcscd {
+            let connector = PcscConnector::new(VPCD_READER_PREFIX).with_card_wait(CARD_WAIT);
             let reader = Reader::Pcscd {
                 pcscd,
                 inserted: None,
@@ -177,10 +152,15 @@ impl Reader {
         (Reader::InProcess(slot), Box::new(connect))
     }
 
+    /// Puts the card in. Through pcscd, waits until pcscd reports it, as a person would
+    /// wait for the reader's light before pressing OK.
     fn insert(&mut self, card: SharedCard) {
         match self {
             Reader::InProcess(slot) => *slot.lock().unwrap() = Some(card),
-            Reader::Pcscd { pcscd, inserted } => *inserted = Some(pcscd.insert(card).unwrap()),
+            Reader::Pcscd { pcscd, inserted } => {
+                *inserted = Some(pcscd.insert(card).unwrap());
+                wait_until_card_present();
+            }
         }
     }
 
@@ -197,28 +177,6 @@ impl Reader {
     }
 }
 
-/// Polls pcscd until connecting to the vpcd reader fails for want of a card.
-fn wait_until_reader_empty() {
-    let context = PcscContext::establish().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let readers = context.readers().unwrap();
-        let reader = readers
-            .iter()
-            .find(|name| name.starts_with(VPCD_READER_PREFIX))
-            .unwrap();
-        match context.connect(reader) {
-            Err(_) => return,
-            Ok(transport) => transport.disconnect().unwrap(),
-        }
-        assert!(
-            Instant::now() < deadline,
-            "pcscd still reports a card 10 s after it was taken out"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// The box under test: a store in a temporary folder, the stick folder, the eID reader, and
 /// the panel on simulated devices.
 struct Bench {
@@ -232,7 +190,8 @@ struct Bench {
 }
 
 impl Bench {
-    fn new(through_pcscd: bool) -> Self {
+    /// Builds the box, with its eID reader behind `pcscd` when given.
+    fn new(pcscd: Option<PcscdVpcd>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         let state = root.join("state");
@@ -250,7 +209,7 @@ impl Bench {
         let store = Store::open(&state.join("practicebox.sqlite"))
             .unwrap()
             .into_handle();
-        let (reader, connector) = Reader::start(through_pcscd);
+        let (reader, connector) = Reader::start(pcscd);
         let context = PanelContext {
             store: store.clone(),
             vault: CredentialVault::open(&state.join("credentials")).unwrap(),
@@ -374,23 +333,10 @@ impl Bench {
 
 /// Builds the mandate settings from the test PKI's roots and a fixed box identity.
 fn settings(root: &Path) -> MandateSettings {
-    let ehealth_ca = root.join("ehealth-ca.pem");
-    std::fs::write(&ehealth_ca, pki().root.certificate_pem().unwrap()).unwrap();
-    let card = mandator_card();
-    let eid_root = card
-        .lock()
-        .unwrap()
-        .image()
-        .unwrap()
-        .pki
-        .root
-        .pem()
-        .unwrap();
-    let eid_roots = root.join("eid-roots.pem");
-    std::fs::write(&eid_roots, eid_root).unwrap();
+    write_trust_anchors(root, pki(), &mandator_card());
     MandateSettings {
-        ehealth_anchors: mandates::load_ehealth_anchors(&ehealth_ca).unwrap(),
-        eid_anchors: mandates::load_eid_anchors(&eid_roots).unwrap(),
+        ehealth_anchors: mandates::load_ehealth_anchors(&root.join("ehealth-ca.pem")).unwrap(),
+        eid_anchors: mandates::load_eid_anchors(&root.join("eid-roots.pem")).unwrap(),
         riziv_check: RizivCheck::Strict,
         box_id: "pbx-5e1f0c2a9b3d4e6f8a7b6c5d4e3f2a1b".to_owned(),
     }
@@ -559,14 +505,14 @@ fn expected_end() -> Timestamp {
         .unwrap()
 }
 
-// TODO: after merging the private-socket pcscd of the mandate end-to-end test, the panel no
-// longer sees the mandator's card inserted through vpcd ("No card in the reader"); the setup
-// step with the first card still passes. The same wizard passes in process, and the mandate
-// CLI passes through pcscd (mandate_end_to_end.rs).
 #[test]
-#[ignore = "TODO: mandator's card not seen through vpcd since the private-socket pcscd change"]
 fn wizard_through_pcscd_stores_mandate() {
-    let mut bench = Bench::new(true);
+    in_private_pcscd("wizard_through_pcscd_stores_mandate", wizard_through_pcscd);
+}
+
+/// Sets up the main doctor and grants the mandate with the cards in the vpcd reader of `pcscd`.
+fn wizard_through_pcscd(pcscd: PcscdVpcd) {
+    let mut bench = Bench::new(Some(pcscd));
     // The waiting screens are compared as flushed, in the panel's language.
     choose_language(&mut bench, Language::Dutch);
 
@@ -585,12 +531,41 @@ fn wizard_through_pcscd_stores_mandate() {
     assert_eq!(mandates.len(), 1);
     assert_eq!(mandates[0].ends_at, expected_end());
     assert!(mandates[0].revoked_at.is_none());
+
+    // What the practice gets: the service fetches the colleague's mail into the colleague's
+    // folder on the share. It checks certificates and the mandate against the system clock, so
+    // this part needs a clock later than `now()`.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut simulator_config = SimConfig::loopback(pki().clone(), PKI_SEED);
+    simulator_config.http = None;
+    simulator_config.admin = None;
+    let simulator = runtime
+        .block_on(Simulator::start(simulator_config))
+        .unwrap();
+    let colleague = simulator.pki.doctor(MANDATOR_SSIN).unwrap();
+    let colleague_mail = send_mail(&simulator, colleague, PKI_SEED);
+    let share = bench.dir.path().join("share");
+    std::fs::create_dir_all(&share).unwrap();
+    let config = write_simulator_config(bench.dir.path(), &simulator, &bench.state(), &share, 2);
+    let mut service = Service::start(&config, bench.dir.path().join("service.log"));
+
+    let folder = share.join(&mandator.share_folder);
+    wait_for_documents(&folder, &colleague_mail, &mut service);
+    assert_eq!(
+        mandator.share_folder,
+        doctor_folder_name(MANDATOR_NAME.0, MANDATOR_NAME.1, MANDATOR_RIZIV),
+        "the colleague's folder is named from the eID"
+    );
+    let log = service.stop();
+    for secret in [MAIN_PIN, MANDATOR_PIN] {
+        assert!(!log.contains(secret), "a PIN is in the service log:\n{log}");
+    }
     bench.snapshots.finish();
 }
 
 #[test]
 fn wizard_sets_up_grants_cancels_and_removes() {
-    let mut bench = Bench::new(false);
+    let mut bench = Bench::new(None);
     assert_eq!(bench.runner.panel().language(), Language::English);
 
     choose_language(&mut bench, Language::Dutch);
@@ -690,7 +665,7 @@ fn wizard_sets_up_grants_cancels_and_removes() {
 
 #[test]
 fn menu_returns_to_status_when_idle() {
-    let mut bench = Bench::new(false);
+    let mut bench = Bench::new(None);
     bench.press(Button::Ok);
     assert!(!bench.runner.panel().is_on_status());
 
@@ -705,7 +680,7 @@ fn menu_returns_to_status_when_idle() {
 
 #[test]
 fn wizard_stays_open_when_idle() {
-    let mut bench = Bench::new(false);
+    let mut bench = Bench::new(None);
     bench.press(Button::Ok);
     bench.press(Button::Ok);
     assert!(bench.runner.panel().is_in_wizard());
@@ -718,7 +693,7 @@ fn wizard_stays_open_when_idle() {
 
 #[test]
 fn card_pulled_while_signing_then_retried() {
-    let mut bench = Bench::new(false);
+    let mut bench = Bench::new(None);
     choose_language(&mut bench, Language::Dutch);
     set_up_main_doctor(&mut bench);
 

@@ -908,6 +908,11 @@ fn internal_authenticate(
     let response = apdu::exchange(channel, &command)?;
     match response.sw {
         SW_OK if !response.data.is_empty() => Ok(response.data),
+        // NOTE: the Belpic documentation states the limit of 5000 calls until the next
+        // successful VERIFY, but not the status word of a card past it. These are the ISO
+        // 7816-4 words for "security status not satisfied", "authentication method blocked"
+        // and "conditions of use not satisfied". In both cases the card is not used.
+        sw @ (0x6982 | 0x6983 | 0x6985) => Err(EidError::ChipCheckBlocked { sw }),
         sw => Err(EidError::CardNotGenuine {
             reason: format!("the card rejected INTERNAL AUTHENTICATE with status {sw:04X}"),
         }),

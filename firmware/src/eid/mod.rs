@@ -108,6 +108,14 @@ pub enum EidError {
          not used: ask the holder for the card the municipality issued"
     )]
     CardNotGenuine { reason: String },
+    /// An applet 1.8 card rejected INTERNAL AUTHENTICATE with a status word that means "verify
+    /// the PIN first": it allows 5000 of these calls between two successful PIN entries.
+    #[error(
+        "the eID blocked its chip check (status {sw:04X}) because it was used 5000 times since \
+         the PIN was last entered; the holder must enter the PIN once, for example by signing \
+         in with the eID on a computer with the eID software, then insert the card again"
+    )]
+    ChipCheckBlocked { sw: u16 },
     /// The card's validity has ended.
     #[error("the eID card expired on {validity_end}; the holder needs a new card")]
     CardExpired { validity_end: jiff::civil::Date },

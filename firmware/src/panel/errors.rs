@@ -165,6 +165,7 @@ fn describe_eid(error: &EidError) -> Message {
         | EidError::Crypto(_)
         | EidError::CardSignatureInvalid(_)
         | EidError::CardNotGenuine { .. } => Message::new(Text::ErrorCardUntrusted),
+        EidError::ChipCheckBlocked { .. } => Message::new(Text::ErrorChipCheckBlocked),
         EidError::CertificateMissing { .. } => Message::new(Text::ErrorCardCannotSign),
         EidError::CardExpired { validity_end } => {
             Message::with(Text::ErrorCardExpired, "date", format_date(*validity_end))
@@ -237,6 +238,22 @@ mod tests {
         assert_eq!(
             message.render(Language::French),
             "Code PIN erroné. Encore 2 essais avant que la carte bloque le PIN."
+        );
+    }
+
+    #[test]
+    fn chip_check_blocked_says_what_to_do() {
+        let error = MandateError::Eid(EidError::ChipCheckBlocked { sw: 0x6982 });
+
+        let message = describe_mandate_error(&error);
+
+        assert_eq!(message.key, Text::ErrorChipCheckBlocked);
+        assert!(
+            message
+                .render(Language::English)
+                .contains("Enter its PIN once"),
+            "{}",
+            message.render(Language::English)
         );
     }
 

@@ -41,6 +41,10 @@ const ID_DF_AID: [u8; 12] = [
 const MF: u16 = 0x3F00;
 const PIN_TRIES: u8 = 3;
 
+/// INTERNAL AUTHENTICATE calls an applet 1.8 card allows between two successful VERIFY
+/// commands. Once they are used, it rejects the command until a VERIFY succeeds.
+pub const INTERNAL_AUTHENTICATE_LIMIT: u32 = 5000;
+
 /// When the card "leaves the reader" in the middle of an operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Removal {
@@ -82,6 +86,10 @@ pub struct VirtualCard {
     session: Session,
     removal: Option<Removal>,
     removed: bool,
+    /// INTERNAL AUTHENTICATE calls since the last successful VERIFY. Like the PIN try counter,
+    /// it survives power-off and reset.
+    internal_authentications: u32,
+    internal_authenticate_blocked_sw: u16,
 }
 
 impl std::fmt::Debug for VirtualCard {
@@ -106,6 +114,8 @@ impl VirtualCard {
             session: Session::default(),
             removal: None,
             removed: false,
+            internal_authentications: profile.internal_authentications,
+            internal_authenticate_blocked_sw: profile.internal_authenticate_blocked_sw,
         })
     }
 
@@ -118,6 +128,8 @@ impl VirtualCard {
             session: Session::default(),
             removal: None,
             removed: false,
+            internal_authentications: 0,
+            internal_authenticate_blocked_sw: 0x6982,
         }
     }
 
@@ -158,6 +170,11 @@ impl VirtualCard {
     /// Returns the PIN tries left.
     pub fn tries_left(&self) -> u8 {
         self.tries_left
+    }
+
+    /// Returns the INTERNAL AUTHENTICATE calls since the last successful VERIFY.
+    pub fn internal_authentications(&self) -> u32 {
+        self.internal_authentications
     }
 
     /// Arms the removal knob: the card disappears when the trigger is met.
@@ -389,6 +406,7 @@ impl VirtualCard {
             self.tries_left = PIN_TRIES;
             self.session.pin_verified = true;
             self.session.commands_since_verify = 0;
+            self.internal_authentications = 0;
             return status(0x9000);
         }
         // A failed VERIFY clears every PIN-based access condition.
@@ -458,6 +476,7 @@ impl VirtualCard {
 
     /// Signs the challenge in tag `94` with the basic key (reference 81), as a SHA-384 digest
     /// (algorithm 02). Needs no PIN, and clears the security environment as a real card does.
+    /// After [`INTERNAL_AUTHENTICATE_LIMIT`] calls it is rejected until a VERIFY succeeds.
     /// Applet 1.7 cards have no basic key here, because the card stores no public key of their
     /// RSA basic key to check its signatures with.
     fn internal_authenticate(&mut self, apdu: &Apdu) -> Outcome {
@@ -476,10 +495,14 @@ impl VirtualCard {
         if usize::from(*length) != challenge.len() {
             return status(0x6A80);
         }
+        if self.internal_authentications >= INTERNAL_AUTHENTICATE_LIMIT {
+            return status(self.internal_authenticate_blocked_sw);
+        }
         let signature = match sign(key, 0x02, challenge) {
             Ok(signature) => signature,
             Err(sw) => return status(sw),
         };
+        self.internal_authentications += 1;
         self.session.environment = None;
         let announced = (signature.len() % 256) as u16;
         self.session.pending = signature;

@@ -11,8 +11,8 @@
 //! [`VirtualCard::not_an_eid`] is a card with another ATR and no Belpic applet.
 //!
 //! Not emulated: the PKCS#15 directory files (ODF, TokenInfo, AODF, PrKDF, CDF), EF(DIR),
-//! INTERNAL AUTHENTICATE, GET CHALLENGE, CHANGE REFERENCE DATA and the photo as a decodable
-//! JPEG.
+//! INTERNAL AUTHENTICATE on applet 1.7, GET CHALLENGE, CHANGE REFERENCE DATA and the photo as a
+//! decodable JPEG.
 
 pub mod card;
 pub mod pcscd;

@@ -4,21 +4,19 @@
 //! The script runs pcscd in a private network namespace with only loopback, because vpcd binds
 //! its card port on every interface. The card joins that namespace from a short-lived thread
 //! (`setns` changes only the calling thread) to connect to 127.0.0.1; the socket keeps working
-//! from any thread. Only one pcscd can own `/run/pcscd`, so [`PcscdVpcd::start`] also takes a
-//! process-wide lock: tests in one binary take turns.
+//! from any thread.
 //!
-//! [`PcscdVpcd::start_private`] runs pcscd with a socket of its own in the caller's folder
-//! instead, so it needs no turn and does not collide with other test processes or with the
-//! system's pcscd. Only clients started with `PCSCLITE_CSOCK_NAME` set to
-//! [`PcscdVpcd::socket`] reach it: child processes, since libpcsclite reads the variable once
-//! per process.
+//! pcscd also gets a private mount namespace with its socket in the caller's folder, so any
+//! number of test pcscd run beside each other and beside the system's, which keeps the shared
+//! `/run/pcscd`. Only clients started with `PCSCLITE_CSOCK_NAME` set to [`PcscdVpcd::socket`]
+//! reach it. libpcsclite reads that variable once per process, so a test that calls PC/SC in
+//! its own process needs a process per pcscd.
 
 use std::fs::File;
 use std::net::TcpStream;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::vpcd::{SharedCard, VpcdConnection};
@@ -35,6 +33,9 @@ pub enum PcscdError {
     /// The start script failed; its message states the cause and the fix.
     #[error("cannot start pcscd with the vpcd reader: {message}")]
     Start { message: String },
+    /// The stop script failed.
+    #[error("cannot stop the test pcscd: {message}")]
+    Stop { message: String },
     /// The script could not be run at all.
     #[error("cannot run {script}: {source}")]
     Script {
@@ -63,17 +64,31 @@ pub struct PcscdVpcd {
     port: u16,
     state_dir: PathBuf,
     socket: PathBuf,
-    /// Held while pcscd owns the shared `/run/pcscd`; `None` for a private socket.
-    _turn: Option<PcscdTurn>,
 }
 
-/// This process's exclusive use of `/run/pcscd`.
-pub type PcscdTurn = MutexGuard<'static, ()>;
+/// Returns the socket of the pcscd that [`PcscdVpcd::start_private`] starts in `state_dir`,
+/// known before it starts so that a child process can be given it.
+pub fn private_socket(state_dir: &Path) -> PathBuf {
+    state_dir.join("run/pcscd.comm")
+}
 
-/// Waits until no other test of this process uses pcscd, for tests that need pcscd absent.
-pub fn take_turn() -> PcscdTurn {
-    static TURN: Mutex<()> = Mutex::new(());
-    TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+/// Stops the pcscd recorded in `state_dir`, if one is running: one that a killed test process
+/// left behind. Does nothing when none is recorded.
+pub fn stop_recorded(state_dir: &Path) -> Result<(), PcscdError> {
+    let script = script_path();
+    let output = Command::new("bash")
+        .arg(&script)
+        .arg("stop")
+        .arg("--state-dir")
+        .arg(state_dir)
+        .output()
+        .map_err(|source| PcscdError::Script { script, source })?;
+    if !output.status.success() {
+        return Err(PcscdError::Stop {
+            message: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        });
+    }
+    Ok(())
 }
 
 /// Returns the path of the start script.
@@ -82,28 +97,12 @@ pub fn script_path() -> PathBuf {
 }
 
 impl PcscdVpcd {
-    /// Starts pcscd with vpcd listening on `port` and `port + 1`, waiting for this process's
-    /// turn first. State (PID file, reader configuration, log) goes to a fixed folder per port
-    /// under the temporary directory, so a pcscd left by a crashed run is found and stopped.
-    pub fn start(port: u16) -> Result<Self, PcscdError> {
-        Self::start_in_turn(take_turn(), port)
-    }
-
-    /// Starts pcscd like [`PcscdVpcd::start`], in a turn the caller already holds.
-    pub fn start_in_turn(turn: PcscdTurn, port: u16) -> Result<Self, PcscdError> {
-        let state_dir = std::env::temp_dir().join(format!("practicebox-pcscd-vpcd-{port}"));
-        Self::launch(state_dir, port, Some(turn))
-    }
-
     /// Starts pcscd with its socket in `state_dir/run`, in its own mount and network
     /// namespaces. `state_dir` (PID file, reader configuration, log, socket) must belong to the
     /// caller alone, such as a fresh temporary folder. Any vpcd port works, since the port is
     /// inside pcscd's own network namespace.
     pub fn start_private(state_dir: &Path, port: u16) -> Result<Self, PcscdError> {
-        Self::launch(state_dir.to_owned(), port, None)
-    }
-
-    fn launch(state_dir: PathBuf, port: u16, turn: Option<PcscdTurn>) -> Result<Self, PcscdError> {
+        let state_dir = state_dir.to_owned();
         let script = script_path();
         let mut command = Command::new("bash");
         command
@@ -112,13 +111,8 @@ impl PcscdVpcd {
             .arg("--state-dir")
             .arg(&state_dir)
             .arg("--port")
-            .arg(port.to_string());
-        let socket = if turn.is_some() {
-            PathBuf::from("/run/pcscd/pcscd.comm")
-        } else {
-            command.arg("--private-socket");
-            state_dir.join("run/pcscd.comm")
-        };
+            .arg(port.to_string())
+            .arg("--private-socket");
         let output = command.output().map_err(|source| PcscdError::Script {
             script: script.clone(),
             source,
@@ -137,13 +131,12 @@ impl PcscdVpcd {
                     String::from_utf8_lossy(&output.stdout)
                 ),
             })?;
-        tracing::info!(pid, port, socket = %socket.display(), "test pcscd started");
+        tracing::info!(pid, port, state_dir = %state_dir.display(), "test pcscd started");
         Ok(Self {
             pid,
             port,
+            socket: private_socket(&state_dir),
             state_dir,
-            socket,
-            _turn: turn,
         })
     }
 
@@ -191,20 +184,9 @@ impl PcscdVpcd {
 
 impl Drop for PcscdVpcd {
     fn drop(&mut self) {
-        let status = Command::new("bash")
-            .arg(script_path())
-            .arg("stop")
-            .arg("--state-dir")
-            .arg(&self.state_dir)
-            .status();
-        match status {
-            Ok(status) if status.success() => tracing::info!(pid = self.pid, "test pcscd stopped"),
-            Ok(status) => {
-                tracing::error!(pid = self.pid, %status, "stopping the test pcscd failed")
-            }
-            Err(error) => {
-                tracing::error!(pid = self.pid, %error, "cannot run the pcscd stop script")
-            }
+        match stop_recorded(&self.state_dir) {
+            Ok(()) => tracing::info!(pid = self.pid, "test pcscd stopped"),
+            Err(error) => tracing::error!(pid = self.pid, %error, "stopping the test pcscd failed"),
         }
     }
 }

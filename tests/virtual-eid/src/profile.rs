@@ -78,6 +78,14 @@ pub struct CardProfile {
     pub postal_code: String,
     /// Municipality of the address, also the issuing municipality and birth place.
     pub municipality: String,
+    /// INTERNAL AUTHENTICATE calls since the last successful VERIFY, so that tests can start
+    /// near the limit of [`crate::card::INTERNAL_AUTHENTICATE_LIMIT`] calls.
+    pub internal_authentications: u32,
+    /// Status word of INTERNAL AUTHENTICATE once the limit is reached.
+    /// NOTE: the Belpic documentation states the limit but not this status word. The default,
+    /// `6982` (security status not satisfied), is the ISO 7816-4 word for "verify the PIN first";
+    /// a real card may return `6983` or `6985` instead.
+    pub internal_authenticate_blocked_sw: u16,
 }
 
 impl std::fmt::Debug for CardProfile {
@@ -110,6 +118,8 @@ impl CardProfile {
             street_and_number: "Bondgenotenlaan 100 bus 3".to_owned(),
             postal_code: "3000".to_owned(),
             municipality: "Leuven".to_owned(),
+            internal_authentications: 0,
+            internal_authenticate_blocked_sw: 0x6982,
         }
     }
 

@@ -7,7 +7,7 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 
-use virtual_eid::card::{ATR_OTHER_CARD, ATR_V1_7, ATR_V1_8};
+use virtual_eid::card::{ATR_OTHER_CARD, ATR_V1_7, ATR_V1_8, INTERNAL_AUTHENTICATE_LIMIT};
 use virtual_eid::{Applet, CardProfile, Reply, VirtualCard, VpcdConnection};
 
 const APPLET_AID: [u8; 15] = [
@@ -250,6 +250,67 @@ fn internal_authenticate_rejections() {
     );
     let no_tag = [0x00, 0x88, 0x02, 0x81, 0x02, 0x01, 0x02];
     assert_eq!(send(&mut card, &no_tag).1, 0x6A80);
+}
+
+#[test]
+fn internal_authenticate_limit_until_verify() {
+    let mut profile = CardProfile::new(Applet::V1_8);
+    profile.internal_authentications = INTERNAL_AUTHENTICATE_LIMIT - 1;
+    let mut card = VirtualCard::new(&profile).unwrap();
+
+    assert_eq!(
+        send(&mut card, &internal_authenticate(&[1; 48])).1,
+        0x6160,
+        "the last call before the limit"
+    );
+    assert_eq!(card.internal_authentications(), INTERNAL_AUTHENTICATE_LIMIT);
+    assert_eq!(
+        send(&mut card, &internal_authenticate(&[2; 48])).1,
+        0x6982,
+        "blocked at the limit"
+    );
+
+    card.power_off();
+    card.reset();
+    assert_eq!(
+        send(&mut card, &internal_authenticate(&[3; 48])).1,
+        0x6982,
+        "power-off and reset keep the count"
+    );
+
+    assert_eq!(
+        send(
+            &mut card,
+            &[
+                0x00, 0x20, 0x00, 0x01, 0x08, 0x24, 0x99, 0x99, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF
+            ]
+        )
+        .1,
+        0x63C2
+    );
+    assert_eq!(
+        send(&mut card, &internal_authenticate(&[4; 48])).1,
+        0x6982,
+        "a wrong PIN does not unblock"
+    );
+
+    assert_eq!(send(&mut card, &VERIFY_1234).1, 0x9000);
+    assert_eq!(card.internal_authentications(), 0);
+    assert_eq!(
+        send(&mut card, &internal_authenticate(&[5; 48])).1,
+        0x6160,
+        "a successful VERIFY unblocks"
+    );
+}
+
+#[test]
+fn internal_authenticate_blocked_status_is_a_setting() {
+    let mut profile = CardProfile::new(Applet::V1_8);
+    profile.internal_authentications = INTERNAL_AUTHENTICATE_LIMIT;
+    profile.internal_authenticate_blocked_sw = 0x6983;
+    let mut card = VirtualCard::new(&profile).unwrap();
+
+    assert_eq!(send(&mut card, &internal_authenticate(&[1; 48])).1, 0x6983);
 }
 
 #[test]

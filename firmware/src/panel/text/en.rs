@@ -220,6 +220,10 @@ pub(super) fn text(key: Text) -> &'static str {
              card."
         }
         Text::ErrorCardCannotSign => "This eID has no signing certificate and cannot sign.",
+        Text::ErrorChipCheckBlocked => {
+            "This eID blocked its chip check after 5000 uses. Enter its PIN once on a \
+             computer with the eID software, then insert the card again."
+        }
         Text::ErrorCardFailed => {
             "The eID reader or card failed. Take the card out, insert it again and retry."
         }

@@ -237,6 +237,10 @@ pub(super) fn text(key: Text) -> &'static str {
         Text::ErrorCardCannotSign => {
             "Cette eID n'a pas de certificat de signature et ne peut pas signer."
         }
+        Text::ErrorChipCheckBlocked => {
+            "L'eID a bloqué le contrôle de sa puce après 5000 usages. Saisissez le PIN sur un \
+             PC avec le logiciel eID, puis réinsérez la carte."
+        }
         Text::ErrorCardFailed => {
             "Le lecteur ou la carte eID a échoué. Retirez la carte, réinsérez-la et \
              réessayez."

@@ -308,6 +308,7 @@ texts! {
     ErrorCardExpired: SCROLLED;
     ErrorCardUntrusted: SCROLLED;
     ErrorCardCannotSign: SCROLLED;
+    ErrorChipCheckBlocked: SCROLLED;
     ErrorCardFailed: SCROLLED;
     ErrorWrongPin: SCROLLED;
     ErrorPinBlocked: SCROLLED;

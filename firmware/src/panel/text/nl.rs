@@ -236,6 +236,10 @@ pub(super) fn text(key: Text) -> &'static str {
         Text::ErrorCardCannotSign => {
             "Deze eID heeft geen handtekeningcertificaat en kan niet tekenen."
         }
+        Text::ErrorChipCheckBlocked => {
+            "Deze eID blokkeerde haar chipcontrole na 5000 keer. Geef de pincode een keer in \
+             op een computer met de eID-software en steek de kaart dan opnieuw in."
+        }
         Text::ErrorCardFailed => {
             "De eID-lezer of de kaart faalde. Neem de kaart uit, steek ze opnieuw in en \
              probeer opnieuw."

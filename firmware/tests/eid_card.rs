@@ -19,29 +19,9 @@ use virtual_eid::{
     Applet, CardProfile, InProcessTransport, PinpadInput, Removal, SharedCard, VirtualCard,
 };
 use x509_cert::Certificate;
-use zeroize::Zeroizing;
 
-fn now() -> Timestamp {
-    "2026-12-04T12:00:00Z".parse().unwrap()
-}
-
-fn pin(text: &str) -> Zeroizing<String> {
-    Zeroizing::new(text.to_owned())
-}
-
-fn card(applet: Applet) -> SharedCard {
-    virtual_eid::shared(VirtualCard::new(&CardProfile::new(applet)).unwrap())
-}
-
-fn anchors(card: &SharedCard) -> TrustAnchors {
-    let card = card.lock().unwrap();
-    let root = card.image().unwrap().pki.root.der.clone();
-    TrustAnchors::from_der([root.as_slice()]).unwrap()
-}
-
-fn open(card: &SharedCard) -> EidCard<InProcessTransport> {
-    EidCard::open(InProcessTransport::new(Arc::clone(card))).unwrap()
-}
+mod in_process_eid;
+use in_process_eid::{anchors, card, now, open, pin};
 
 #[test]
 fn open_reads_applet_version() {
@@ -743,64 +723,4 @@ fn mid_file_glitch_is_retried() {
         .unwrap();
     assert!(*glitched.lock().unwrap());
     assert_eq!(citizen.identity.insz.as_str(), virtual_eid::DEFAULT_SSIN);
-}
-
-/// Collects every formatted log line.
-#[derive(Clone, Default)]
-struct CapturedLog(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for CapturedLog {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-#[test]
-fn pin_never_in_logs_or_errors() {
-    const CARD_PIN: &str = "97531864";
-    const WRONG_PIN: &str = "86420135";
-    const LONG_PIN: &str = "9753186420135";
-    let mut profile = CardProfile::new(Applet::V1_8);
-    profile.pin = pin(CARD_PIN);
-    let card = virtual_eid::shared(VirtualCard::new(&profile).unwrap());
-    let anchors = anchors(&card);
-
-    let log = CapturedLog::default();
-    let writer = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let mut texts = Vec::new();
-    tracing::subscriber::with_default(subscriber, || {
-        let mut eid = open(&card);
-        eid.read_citizen(&anchors, now()).unwrap();
-        let wrong = eid.verify_pin(&pin(WRONG_PIN)).unwrap_err();
-        texts.push(format!("{wrong} {wrong:?}"));
-        let long = eid.verify_pin(&pin(LONG_PIN)).unwrap_err();
-        texts.push(format!("{long} {long:?}"));
-        let typed = pin(CARD_PIN);
-        texts.push(format!("{:?}", PinEntry::Typed(&typed)));
-        eid.sign_non_repudiation(&MessageDigest::sha384(b"mandate"), PinEntry::Typed(&typed))
-            .unwrap();
-        texts.push(format!("{eid:?} {profile:?}"));
-    });
-
-    let captured = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
-    assert!(
-        captured.contains("card exchange"),
-        "trace output was not captured"
-    );
-    assert!(captured.contains("wrong eID PIN"));
-    let all = format!("{captured}\n{}", texts.join("\n"));
-    // The digits, and the format-2 PIN blocks that carry them in hex.
-    for secret in [CARD_PIN, WRONG_PIN, LONG_PIN, "2897531864", "2886420135"] {
-        assert!(!all.contains(secret), "{secret} found in:\n{all}");
-    }
 }

@@ -15,7 +15,8 @@
 //! - [`wizard`]: the mandate workflow driven with the buttons, with [`entry`] (character and
 //!   date pickers) and [`errors`] (every workflow error in plain words).
 //! - [`certificates`]: the [`CertificateSource`] the USB stick implements, and a folder that
-//!   stands in for it; [`eid_reader`]: opening the eID; [`keys`]: keyboard input.
+//!   stands in for it; [`eid_reader`]: opening the eID; [`keys`]: keyboard input, and
+//!   [`keyboard`]: the USB keyboards that type it.
 //! - [`gesture`]: short and long presses from button events.
 //! - [`settings`]: the language, kept in the state folder; [`network`]: addresses and shares.
 //! - [`runner`]: the loop over the devices; [`service`]: the panel in `practicebox run`.
@@ -26,6 +27,7 @@ pub mod eid_reader;
 pub mod entry;
 pub mod errors;
 pub mod gesture;
+pub mod keyboard;
 pub mod keys;
 pub mod leds;
 pub mod network;

@@ -32,6 +32,7 @@
 //! [panel]                                    # the display, buttons and LEDs on the box
 //! enabled = true                             # off by default, for machines without them
 //! stick_folder = "/run/practicebox/stick"    # where the USB stick's partition is mounted
+//! keyboard_layout = "be"                     # of USB keyboards: "be" (default), "fr" or "us"
 //! ```
 //!
 //! The doctors are not listed here. `practicebox setup` and `practicebox mandate add` store them
@@ -62,6 +63,7 @@ use crate::delivery::RoutingProfile;
 use crate::ehealth::clock::DEFAULT_SYNC_FLAG;
 use crate::ehealth::endpoints::{Endpoints, EndpointsConfig};
 use crate::mandates::RizivCheck;
+use crate::panel::keyboard::KeyboardLayout;
 use crate::samba::ShareSettings;
 use samba_table::SambaTable;
 
@@ -164,6 +166,9 @@ pub struct PanelConfig {
     pub eid_roots: PathBuf,
     /// Accept RIZIV numbers whose check digits do not follow the modulo-97 rule.
     pub riziv_format_only: bool,
+    /// The layout of USB keyboards: Belgian AZERTY (`be`), French AZERTY (`fr`) or US QWERTY
+    /// (`us`).
+    pub keyboard_layout: KeyboardLayout,
 }
 
 impl Default for PanelConfig {
@@ -178,6 +183,7 @@ impl Default for PanelConfig {
             ehealth_ca: PathBuf::from("/etc/practicebox/ehealth-ca.pem"),
             eid_roots: PathBuf::from(SHIPPED_EID_ROOTS),
             riziv_format_only: false,
+            keyboard_layout: KeyboardLayout::default(),
         }
     }
 }
@@ -573,6 +579,32 @@ mod tests {
         assert!(config.panel.enabled);
         assert_eq!(config.panel.stick_folder, PathBuf::from("/media/stick"));
         assert_eq!(config.panel.i2c_bus, PathBuf::from("/dev/i2c-1"));
+    }
+
+    #[test]
+    fn keyboard_layout_defaults_to_belgian() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = valid_text(dir.path());
+        let config = ServiceConfig::parse(&text, Path::new("box.toml")).unwrap();
+        assert_eq!(config.panel.keyboard_layout, KeyboardLayout::Be);
+
+        let text = format!("{text}\n[panel]\nkeyboard_layout = \"us\"\n");
+        let config = ServiceConfig::parse(&text, Path::new("box.toml")).unwrap();
+        assert_eq!(config.panel.keyboard_layout, KeyboardLayout::Us);
+    }
+
+    #[test]
+    fn unknown_keyboard_layout_names_line_and_choices() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "{}\n[panel]\nenabled = true\nkeyboard_layout = \"de\"\n",
+            valid_text(dir.path())
+        );
+        let error = ServiceConfig::parse(&text, Path::new("box.toml")).unwrap_err();
+        let message = error.to_string();
+        assert!(message.starts_with("box.toml:14: "), "{message}");
+        assert!(message.contains("`de`"), "{message}");
+        assert!(message.contains("`be`, `fr`, `us`"), "{message}");
     }
 
     #[test]

@@ -603,8 +603,13 @@ mod tests {
         let error = ServiceConfig::parse(&text, Path::new("box.toml")).unwrap_err();
         let message = error.to_string();
         assert!(message.starts_with("box.toml:14: "), "{message}");
-        assert!(message.contains("`de`"), "{message}");
-        assert!(message.contains("`be`, `fr`, `us`"), "{message}");
+        assert!(
+            message.contains("unknown keyboard_layout \"de\""),
+            "{message}"
+        );
+        assert!(message.contains("\"be\" (Belgian AZERTY)"), "{message}");
+        assert!(message.contains("\"fr\" (French AZERTY)"), "{message}");
+        assert!(message.contains("\"us\" (US QWERTY)"), "{message}");
     }
 
     #[test]

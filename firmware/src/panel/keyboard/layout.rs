@@ -14,13 +14,12 @@
 use std::collections::VecDeque;
 
 use input_linux::Key;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use crate::panel::keys::KeyEvent;
 
 /// The keyboard layout of the `[panel] keyboard_layout` setting.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum KeyboardLayout {
     /// Belgian AZERTY, the keyboard of most Belgian practices.
     #[default]
@@ -45,6 +44,11 @@ impl KeyboardLayout {
         }
     }
 
+    /// Returns the layout named `name` in the configuration file.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|layout| layout.name() == name)
+    }
+
     fn levels(self, key: Key) -> Option<KeyLevels> {
         if let Some(levels) = shared_levels(key) {
             return Some(levels);
@@ -54,6 +58,18 @@ impl KeyboardLayout {
             KeyboardLayout::Fr => french_levels(key),
             KeyboardLayout::Us => us_levels(key),
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for KeyboardLayout {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Self::from_name(&name).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown keyboard_layout {name:?}; use \"be\" (Belgian AZERTY), \"fr\" (French \
+                 AZERTY) or \"us\" (US QWERTY)"
+            ))
+        })
     }
 }
 
@@ -739,5 +755,12 @@ mod tests {
             assert_eq!(parsed.layout, layout);
         }
         assert_eq!(KeyboardLayout::default(), KeyboardLayout::Be);
+
+        let error = toml::from_str::<Setting>("layout = \"BE\"").err().unwrap();
+        let message = error.message();
+        assert!(
+            message.starts_with("unknown keyboard_layout \"BE\"; use \"be\""),
+            "{message}"
+        );
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! [`KeyInput`] is the source the panel reads, like [`Buttons`](practicebox_hardware::Buttons)
 //! for the buttons. On the box it is [`EvdevKeys`](super::keyboard::EvdevKeys), over the USB
-//! keyboards. [`ChannelKeys`] takes keys from a channel, which tests and the demo feed.
+//! keyboards. [`ChannelKeys`] takes keys from a channel, for tests.
 
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;

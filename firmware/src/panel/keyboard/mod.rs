@@ -37,6 +37,8 @@ use super::controller::PanelInput;
 use super::keys::{KeyEvent, KeyInput, KeyInputError};
 
 /// How often the folder of input nodes is listed for keyboards plugged in.
+// NOTE: until the scan after a keyboard is plugged in grabs it, up to this long, its keys also
+// reach the console.
 pub const SCAN_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How long the keyboard thread waits for a key before it checks for the stop.

@@ -32,6 +32,7 @@
 //! [panel]                                    # the display, buttons and LEDs on the box
 //! enabled = true                             # off by default, for machines without them
 //! reader = ""                                # card reader name prefix; "" takes the first reader
+//! keyboard_layout = "be"                     # of USB keyboards: "be" (default), "fr" or "us"
 //! ```
 //!
 //! The doctors are not listed here. `practicebox setup` and `practicebox mandate add` store them
@@ -70,6 +71,7 @@ use crate::delivery::RoutingProfile;
 use crate::ehealth::clock::DEFAULT_SYNC_FLAG;
 use crate::ehealth::endpoints::{Endpoints, EndpointsConfig};
 use crate::mandates::RizivCheck;
+use crate::panel::keyboard::KeyboardLayout;
 use crate::samba::ShareSettings;
 use samba_table::SambaTable;
 
@@ -149,6 +151,7 @@ struct RawPanel {
     i2c_bus: Option<PathBuf>,
     gpio_chip: Option<PathBuf>,
     reader: Option<String>,
+    keyboard_layout: Option<KeyboardLayout>,
     stick_folder: Option<Spanned<toml::Value>>,
     ehealth_ca: Option<Spanned<toml::Value>>,
     eid_roots: Option<Spanned<toml::Value>>,
@@ -178,6 +181,9 @@ pub struct PanelConfig {
     pub gpio_chip: PathBuf,
     /// Use the first card reader whose name starts with this text (any reader when empty).
     pub reader: String,
+    /// The layout of USB keyboards: Belgian AZERTY (`be`), French AZERTY (`fr`) or US QWERTY
+    /// (`us`).
+    pub keyboard_layout: KeyboardLayout,
 }
 
 impl Default for PanelConfig {
@@ -187,6 +193,7 @@ impl Default for PanelConfig {
             i2c_bus: PathBuf::from(practicebox_hardware::board::I2C_BUS),
             gpio_chip: PathBuf::from(practicebox_hardware::board::GPIO_CHIP),
             reader: String::new(),
+            keyboard_layout: KeyboardLayout::default(),
         }
     }
 }
@@ -514,6 +521,7 @@ impl Checker<'_> {
             i2c_bus: raw.i2c_bus.unwrap_or(default.i2c_bus),
             gpio_chip: raw.gpio_chip.unwrap_or(default.gpio_chip),
             reader: raw.reader.unwrap_or(default.reader),
+            keyboard_layout: raw.keyboard_layout.unwrap_or(default.keyboard_layout),
         }
     }
 }
@@ -682,6 +690,37 @@ mod tests {
 
         assert!(error.to_string().starts_with("box.toml:13: "), "{error}");
         assert!(error.to_string().contains("enable"), "{error}");
+    }
+
+    #[test]
+    fn keyboard_layout_defaults_to_belgian() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = valid_text(dir.path());
+        let config = ServiceConfig::parse(&text, Path::new("box.toml")).unwrap();
+        assert_eq!(config.panel.keyboard_layout, KeyboardLayout::Be);
+
+        let text = format!("{text}\n[panel]\nkeyboard_layout = \"us\"\n");
+        let config = ServiceConfig::parse(&text, Path::new("box.toml")).unwrap();
+        assert_eq!(config.panel.keyboard_layout, KeyboardLayout::Us);
+    }
+
+    #[test]
+    fn unknown_keyboard_layout_names_line_and_choices() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "{}\n[panel]\nenabled = true\nkeyboard_layout = \"de\"\n",
+            valid_text(dir.path())
+        );
+        let error = ServiceConfig::parse(&text, Path::new("box.toml")).unwrap_err();
+        let message = error.to_string();
+        assert!(message.starts_with("box.toml:14: "), "{message}");
+        assert!(
+            message.contains("unknown keyboard_layout \"de\""),
+            "{message}"
+        );
+        assert!(message.contains("\"be\" (Belgian AZERTY)"), "{message}");
+        assert!(message.contains("\"fr\" (French AZERTY)"), "{message}");
+        assert!(message.contains("\"us\" (US QWERTY)"), "{message}");
     }
 
     #[test]

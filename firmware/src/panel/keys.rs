@@ -2,11 +2,8 @@
 //! picking characters with the buttons.
 //!
 //! [`KeyInput`] is the source the panel reads, like [`Buttons`](practicebox_hardware::Buttons)
-//! for the buttons. [`ChannelKeys`] takes keys from a channel, which tests and the demo feed.
-//!
-//! TODO: a `KeyInput` over the Linux input device of a USB keyboard (`/dev/input/event*`, with
-//! the Belgian AZERTY layout) does not exist yet; until then the box has only the character
-//! picker.
+//! for the buttons. On the box it is [`EvdevKeys`](super::keyboard::EvdevKeys), over the USB
+//! keyboards. [`ChannelKeys`] takes keys from a channel, for tests.
 
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;

@@ -16,7 +16,8 @@
 //!   date pickers) and [`errors`] (every workflow error in plain words).
 //! - [`certificates`]: the [`CertificateSource`] trait, and a folder that stands in for the USB
 //!   stick; [`stick_certificates`]: the stick on the box, mounted through the helper;
-//!   [`eid_reader`]: opening the eID; [`keys`]: keyboard input.
+//!   [`eid_reader`]: opening the eID; [`keys`]: keyboard input, and [`keyboard`]: the USB
+//!   keyboards that type it.
 //! - [`gesture`]: short and long presses from button events.
 //! - [`settings`]: the language, kept in the state folder; [`network`]: addresses and shares.
 //! - [`runner`]: the loop over the devices; [`service`]: the panel in `practicebox run`.
@@ -27,6 +28,7 @@ pub mod eid_reader;
 pub mod entry;
 pub mod errors;
 pub mod gesture;
+pub mod keyboard;
 pub mod keys;
 pub mod leds;
 pub mod network;

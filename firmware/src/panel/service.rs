@@ -1,8 +1,9 @@
 //! The front panel in `practicebox run`: the board's display, buttons and LEDs, fed with the
 //! status snapshots of the service.
 //!
-//! Three pieces run beside the service's runtime: a thread that waits for button events, a
-//! tokio task that forwards each new status snapshot, and the panel's own thread. A panel that
+//! Four pieces run beside the service's runtime: a thread that waits for button events, one
+//! that reads the USB keyboards, a tokio task that forwards each new status snapshot, and the
+//! panel's own thread. A panel that
 //! cannot start is logged and left out, because the box keeps fetching without it.
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use tokio::sync::watch;
 use super::certificates::CertificateSource;
 use super::controller::{Panel, PanelContext, PanelInput};
 use super::eid_reader::PcscConnector;
+use super::keyboard::{self, EvdevKeys};
 use super::network::NetworkInfo;
 use super::runner::{self, PanelRunner};
 use super::settings::SETTINGS_FILE;
@@ -91,6 +93,9 @@ pub fn start(
     let stop = Arc::new(AtomicBool::new(false));
     let (inputs, receiver) = mpsc::channel();
     let button_thread = spawn_buttons(buttons, inputs.clone(), Arc::clone(&stop))?;
+    let keys = EvdevKeys::system(panel_config.keyboard_layout);
+    let key_thread = keyboard::spawn_reader(keys, inputs.clone(), Arc::clone(&stop))
+        .context("cannot start the keyboard thread")?;
     let forward = tokio::spawn(forward_snapshots(snapshots, inputs));
     let panel_stop = Arc::clone(&stop);
     let panel_thread = std::thread::Builder::new()
@@ -100,7 +105,7 @@ pub fn start(
     tracing::info!("front panel started");
     Ok(PanelHandle {
         stop,
-        threads: vec![button_thread, panel_thread],
+        threads: vec![button_thread, key_thread, panel_thread],
         forward,
         stick_watcher,
     })

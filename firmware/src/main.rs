@@ -1,5 +1,6 @@
 //! The `practicebox` command line: parses arguments and calls the library.
 
+use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -64,9 +65,11 @@ fn main() -> anyhow::Result<ExitCode> {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    // Colours only on a terminal: the journal and the logs of scripted commands get plain text.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     match cli.command {
         #[cfg(feature = "demo")]

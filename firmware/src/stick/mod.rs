@@ -44,9 +44,11 @@
 //! service's `ProtectSystem=strict` namespace receives them, because systemd sets up such
 //! namespaces as slaves of the host's.
 //!
-//! NOTE: the helper, its units and the propagation into the service's namespace have not yet
-//! been run on the appliance image under qemu; the tests run the helper's code with real
-//! mounts of ext4 images on loop devices, inside a private mount namespace.
+//! `image/test` boots the image under qemu with a FAT stick on its USB bus, and `practicebox
+//! stick list`, run there as the service account, mounts it through the socket-activated helper
+//! and finds its keystore. NOTE: that command runs in the host's mount namespace. The
+//! propagation into the service's own namespace has not run in the image; the tests cover it
+//! only on the helper's code, with real ext4 mounts of loop devices in a private namespace.
 
 mod client;
 pub mod command;

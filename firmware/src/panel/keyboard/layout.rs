@@ -407,6 +407,19 @@ impl Typist {
         }
     }
 
+    /// Forgets the held modifiers and a pending dead key, after the kernel dropped records: a
+    /// lost release would otherwise leave Shift or AltGr held. CapsLock keeps its state, since
+    /// it toggles on presses only.
+    pub(super) fn release_all(&mut self) {
+        self.left_shift = false;
+        self.right_shift = false;
+        self.altgr = false;
+        self.left_control = false;
+        self.right_control = false;
+        self.left_alt = false;
+        self.dead_key = None;
+    }
+
     /// Updates the modifier state; returns whether `key` is a modifier.
     fn modifier(&mut self, key: Key, value: i32) -> bool {
         let is_down = match key {

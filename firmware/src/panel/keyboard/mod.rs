@@ -32,7 +32,7 @@ pub use layout::KeyboardLayout;
 
 use self::devices::{ScanReport, Scanner};
 use self::layout::Typist;
-use self::record::{EV_KEY, ReadOutcome, RecordReader};
+use self::record::{EV_KEY, EV_SYN, ReadOutcome, RecordReader, SYN_DROPPED};
 use super::controller::PanelInput;
 use super::keys::{KeyEvent, KeyInput, KeyInputError};
 
@@ -209,10 +209,22 @@ impl EvdevKeys {
         let keyboard = &mut self.keyboards[index];
         match keyboard.reader.read() {
             Ok(ReadOutcome::Records(records)) => {
-                for record in records.iter().filter(|record| record.kind == EV_KEY) {
-                    keyboard
-                        .typist
-                        .key(record.code, record.value, &mut self.typed);
+                for record in &records {
+                    match (record.kind, record.code) {
+                        (EV_KEY, _) => {
+                            keyboard
+                                .typist
+                                .key(record.code, record.value, &mut self.typed);
+                        }
+                        (EV_SYN, SYN_DROPPED) => {
+                            tracing::warn!(
+                                path = %keyboard.path.display(),
+                                "keyboard records were dropped; releasing the held modifiers"
+                            );
+                            keyboard.typist.release_all();
+                        }
+                        _ => {}
+                    }
                 }
                 true
             }
@@ -333,6 +345,27 @@ mod tests {
             typed.push(key);
         }
         typed
+    }
+
+    #[test]
+    fn dropped_records_release_shift() {
+        let (read_end, write_end) = nix::unistd::pipe().unwrap();
+        let mut writer = File::from(write_end);
+        let mut keys = EvdevKeys::from_fd("pipe", read_end, KeyboardLayout::Us);
+
+        // Shift's release is among the records the kernel dropped.
+        let mut records = vec![hold(Key::LeftShift, 1)];
+        records.extend(tap(Key::A));
+        records.push(InputRecord {
+            kind: EV_SYN,
+            code: SYN_DROPPED,
+            value: 0,
+        });
+        records.extend(tap(Key::A));
+        writer.write_all(&bytes(&records)).unwrap();
+
+        let expected = [KeyEvent::Char('A'), KeyEvent::Char('a')];
+        assert_eq!(read_all(&mut keys), expected);
     }
 
     #[test]

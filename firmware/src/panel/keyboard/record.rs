@@ -16,6 +16,13 @@ pub const RECORD_SIZE: usize = 2 * size_of::<c_ulong>() + 8;
 /// The `type` of key records (`EV_KEY` in `linux/input-event-codes.h`).
 pub const EV_KEY: u16 = 0x01;
 
+/// The `type` of synchronisation records (`EV_SYN`).
+pub const EV_SYN: u16 = 0x00;
+
+/// The `code` of the `EV_SYN` record that the kernel sends when its buffer for this reader
+/// overflowed and records were lost (`SYN_DROPPED`).
+pub const SYN_DROPPED: u16 = 0x03;
+
 /// The maximum number of records read by one `read` call.
 const RECORDS_PER_READ: usize = 64;
 

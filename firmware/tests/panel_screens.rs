@@ -107,6 +107,22 @@ fn amber() -> StatusSnapshot {
     snapshot
 }
 
+/// Returns the green snapshot after a run of the second doctor that held one message.
+fn held() -> StatusSnapshot {
+    let mut snapshot = green();
+    snapshot.apply(
+        &StatusEvent::Ok {
+            principal: PrincipalId(2),
+            new: 4,
+            delivered: 3,
+            held: 1,
+            at: at("2026-12-04T10:41:00Z"),
+        },
+        now(),
+    );
+    snapshot
+}
+
 fn red_problem() -> StatusSnapshot {
     let mut snapshot = green();
     snapshot.apply(
@@ -216,6 +232,7 @@ fn status_screens_match_snapshots() {
         ("status-pending", snapshot_with(3), Led::AmberBlinking),
         ("status-green", green(), Led::Green),
         ("status-amber", amber(), Led::AmberBlinking),
+        ("status-held", held(), Led::AmberBlinking),
         ("status-red", red_problem(), Led::Red),
         ("status-unreachable", unreachable(), Led::Red),
     ];

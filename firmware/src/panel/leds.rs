@@ -2,8 +2,8 @@
 //!
 //! The rules themselves live with the snapshot ([`crate::status::snapshot`]): green when every
 //! box was fetched within its interval; amber blinking while a fetch runs, before a box's first
-//! fetch, or when a mandate or certificate ends within 30 days; red when a box cannot be
-//! fetched. The panel only lights the matching LED and turns the two others off.
+//! fetch, when a message of a box's last run was held, or when a mandate or certificate ends
+//! within 30 days; red when a box cannot be fetched. The panel only lights the matching LED and turns the two others off.
 
 use practicebox_hardware::{BlinkPattern, Led as LedColour, LedState, Leds, LedsError};
 

@@ -4,7 +4,8 @@
 //!
 //! A principal's row contains the name (9 characters), the messages new today, the time of the
 //! last fetch (the date when it was not today, `--:--` before the first) and a mark: `»` while
-//! fetching, `!` when a mandate or certificate ends within 30 days. A principal with a problem
+//! fetching, `!` when a message of the last run was held or a mandate or certificate ends within
+//! 30 days. A principal with a problem
 //! shows `!` and one word for the kind of problem instead. More principals than fit are shown
 //! page by page; the controller turns the pages.
 
@@ -139,6 +140,8 @@ pub fn led_meaning(snapshot: &StatusSnapshot, now: Timestamp) -> Text {
         Led::AmberBlinking => {
             if snapshot.principals.iter().any(|status| status.fetching) {
                 Text::StatusFetching
+            } else if snapshot.principals.iter().any(|status| status.held > 0) {
+                Text::StatusHeld
             } else if snapshot
                 .principals
                 .iter()
@@ -179,7 +182,7 @@ fn principal_row(
     };
     let mark = if status.fetching {
         '»'
-    } else if ends_soon(status, now) {
+    } else if status.held > 0 || ends_soon(status, now) {
         '!'
     } else {
         ' '

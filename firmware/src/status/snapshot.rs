@@ -2,9 +2,10 @@
 //!
 //! LED rules, first match wins:
 //! 1. red: a box cannot be fetched (its last run failed), or the platform is unreachable;
-//! 2. amber blinking: a fetch is under way, something ends within 30 days, a box has not been
-//!    fetched within its interval yet (just started, or overdue), or the Samba shares lag behind
-//!    the principals;
+//! 2. amber blinking: a fetch is under way, a message of a box's last run was held (it could not
+//!    be opened or delivered, so it waits in the eHealthBox), something ends within 30 days, a
+//!    box has not been fetched within its interval yet (just started, or overdue), or the Samba
+//!    shares lag behind the principals;
 //! 3. green: every box was fetched within its interval;
 //! 4. off: no box to fetch.
 //!
@@ -275,7 +276,8 @@ pub fn derive_led(snapshot: &StatusSnapshot, now: Timestamp) -> Led {
         .iter()
         .any(|status| !fetched_in_time(status, now));
     let fetching = principals.iter().any(|status| status.fetching);
-    if attention_soon || overdue || fetching || snapshot.shares_problem.is_some() {
+    let held = principals.iter().any(|status| status.held > 0);
+    if attention_soon || overdue || fetching || held || snapshot.shares_problem.is_some() {
         return Led::AmberBlinking;
     }
     Led::Green
@@ -429,6 +431,31 @@ mod tests {
         // Overdue: more than 1.5 intervals since A's last success.
         snapshot.refresh(at("2026-03-10T08:09:00Z"));
         assert_eq!(snapshot.led, Led::AmberBlinking);
+    }
+
+    #[test]
+    fn led_amber_while_message_held() {
+        let mut snapshot = snapshot_with_two();
+        snapshot.apply(
+            &ok(A, 2, "2026-03-10T08:01:00Z"),
+            at("2026-03-10T08:01:00Z"),
+        );
+        let held = StatusEvent::Ok {
+            principal: B,
+            new: 1,
+            delivered: 0,
+            held: 1,
+            at: at("2026-03-10T08:02:00Z"),
+        };
+        snapshot.apply(&held, at("2026-03-10T08:02:00Z"));
+        assert_eq!(snapshot.led, Led::AmberBlinking);
+
+        // The next run delivers it.
+        snapshot.apply(
+            &ok(B, 0, "2026-03-10T08:06:00Z"),
+            at("2026-03-10T08:06:00Z"),
+        );
+        assert_eq!(snapshot.led, Led::Green);
     }
 
     #[test]

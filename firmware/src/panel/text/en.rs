@@ -8,6 +8,7 @@ pub(super) fn text(key: Text) -> &'static str {
         Text::StatusOff => "No doctor yet",
         Text::StatusAllFetched => "All fetched",
         Text::StatusFetching => "Fetching",
+        Text::StatusHeld => "Message held",
         Text::StatusEndsSoon => "Ending soon",
         Text::StatusPending => "Fetch pending",
         Text::StatusProblem => "Fetch problem",

@@ -10,6 +10,7 @@ pub(super) fn text(key: Text) -> &'static str {
         Text::StatusOff => "Aucun médecin",
         Text::StatusAllFetched => "Tout est relevé",
         Text::StatusFetching => "Relève en cours",
+        Text::StatusHeld => "Message retenu",
         Text::StatusEndsSoon => "Fin proche",
         Text::StatusPending => "Relève attendue",
         Text::StatusProblem => "Problème relève",

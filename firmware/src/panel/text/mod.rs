@@ -166,6 +166,8 @@ texts! {
     StatusAllFetched: HEADER;
     /// Amber, because a fetch is under way.
     StatusFetching: HEADER;
+    /// Amber, because a message of a box's last run could not be opened or delivered.
+    StatusHeld: HEADER;
     /// Amber, because a mandate or certificate ends within 30 days.
     StatusEndsSoon: HEADER;
     /// Amber, because a box has not been fetched within its interval yet.

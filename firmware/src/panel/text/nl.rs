@@ -8,6 +8,7 @@ pub(super) fn text(key: Text) -> &'static str {
         Text::StatusOff => "Nog geen arts",
         Text::StatusAllFetched => "Alles opgehaald",
         Text::StatusFetching => "Aan het ophalen",
+        Text::StatusHeld => "Tegengehouden",
         Text::StatusEndsSoon => "Loopt bijna af",
         Text::StatusPending => "Ophalen wacht",
         Text::StatusProblem => "Ophaalprobleem",

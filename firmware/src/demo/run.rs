@@ -71,13 +71,20 @@ pub fn run_demo(args: &DemoArgs) -> anyhow::Result<()> {
 }
 
 async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
-    let data_dir = PathBuf::from(DEMO_DATA_DIR);
-    practice::prepare_demo_folder(&data_dir)?;
-    practice::prepare_demo_folder(&args.share)?;
+    // The frames folder first: a bad --frames must not cost the previous demo's folders.
     if let Some(frames) = &args.frames {
+        if frames.exists() && !frames.is_dir() {
+            anyhow::bail!(
+                "--frames {} is not a folder; name a new folder or an existing one",
+                frames.display()
+            );
+        }
         std::fs::create_dir_all(frames)
             .with_context(|| format!("cannot create the frames folder {}", frames.display()))?;
     }
+    let data_dir = PathBuf::from(DEMO_DATA_DIR);
+    practice::prepare_demo_folder(&data_dir)?;
+    practice::prepare_demo_folder(&args.share)?;
 
     println!("setting up: test certificates, platform simulator, practice store ...");
     let config = PracticeConfig {

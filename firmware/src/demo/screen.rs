@@ -168,7 +168,8 @@ mod tests {
 
         let text = screen.ascii();
         assert_eq!(text.lines().count(), 35);
-        assert!(text.ends_with("LEDs [G on] [A off] [R off]\n"), "{text}");
+        // The run held one message, which blinks the amber LED.
+        assert!(text.ends_with("LEDs [G off] [A blink] [R off]\n"), "{text}");
     }
 
     #[test]

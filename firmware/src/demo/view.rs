@@ -207,16 +207,19 @@ pub fn summary(
     for doctor in doctors {
         let count = counts.get(&doctor.principal).copied().unwrap_or_default();
         lines.push(format!(
-            "  {:<DOCTOR_WIDTH$} {:>3} documents ({} files) on the share, {:>2} notices recorded, {} held",
+            "  {:<DOCTOR_WIDTH$} {:>3} {} ({} files) on the share, {:>2} {} recorded, {} held",
             truncate(&doctor.display_name(), DOCTOR_WIDTH),
             count.documents,
+            plural(count.documents, "document", "documents"),
             count.files,
             count.recorded,
+            plural(count.recorded, "notice", "notices"),
             count.held,
         ));
     }
+    // The share counts files: a document with annexes is several.
     lines.push(format!(
-        "  share      {} documents and {} sidecars in {}",
+        "  share      {} files of documents and annexes, {} sidecars in {}",
         share.documents,
         share.sidecars,
         share.root.display()

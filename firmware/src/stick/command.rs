@@ -52,7 +52,7 @@ pub fn run_stick(command: &StickCommand) -> anyhow::Result<()> {
                 searched += 1;
                 print!("{report}");
             }
-            Err(error) => println!("{}: {error:#}", device.name),
+            Err(error) => println!("{}: {}", device.name, error_chain(&error)),
         }
     }
     if searched == 0 {
@@ -62,6 +62,23 @@ pub fn run_stick(command: &StickCommand) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Joins an error and its causes with ": ", leaving out a cause whose text the message before
+/// it already contains (the stick errors quote their operating system error).
+fn error_chain(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let message = cause.to_string();
+        if text.contains(&message) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&message);
+    }
+    text
 }
 
 fn present_sticks(sysfs: &std::path::Path) -> anyhow::Result<Vec<BlockDevice>> {
@@ -145,6 +162,22 @@ mod tests {
             "sda1 (vfat): 1 eHealth keystore(s)\n  eHealth/dr-peeters.acc-p12  4321 bytes  \
              acceptance\n  skipped: old.p12 (empty)\n"
         );
+    }
+
+    #[test]
+    fn error_chain_quotes_each_cause_once() {
+        let source = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let error = anyhow::Error::from(crate::stick::StickError::HelperUnavailable {
+            socket: PathBuf::from("/run/practicebox-stick/helper.sock"),
+            source,
+        })
+        .context("sda was searched but not unmounted");
+        let text = error_chain(&error);
+        assert!(
+            text.starts_with("sda was searched but not unmounted: cannot reach the stick mount"),
+            "{text}"
+        );
+        assert_eq!(text.matches("entity not found").count(), 1, "{text}");
     }
 
     #[test]

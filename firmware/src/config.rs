@@ -50,6 +50,9 @@
 //! only (see [`crate::stick`]), so no fixed folder exists. The demo and the tests read
 //! keystores from a plain folder that they pass in code.
 //!
+//! `share_root` must lie outside `data_dir` and must not contain it, because the shares would
+//! otherwise give the EMD the store, the credential vault and the held messages.
+//!
 //! The `[samba]` table makes the service write one share per doctor folder to `fragment`
 //! (see [`crate::samba::sync`]). `reload_command` runs after each change, without a shell. It
 //! needs root, because `smbcontrol` refuses other users, so on the box it is `[]` and a root unit

@@ -50,6 +50,9 @@
 //! only (see [`crate::stick`]), so no fixed folder exists. The demo and the tests read
 //! keystores from a plain folder that they pass in code.
 //!
+//! `share_root` must lie outside `data_dir` and must not contain it, because the shares would
+//! otherwise give the EMD the store, the credential vault and the held messages.
+//!
 //! The `[samba]` table makes the service write one share per doctor folder to `fragment`
 //! (see [`crate::samba::sync`]). `reload_command` runs after each change, without a shell. It
 //! needs root, because `smbcontrol` refuses other users, so on the box it is `[]` and a root unit
@@ -59,7 +62,7 @@
 
 use std::fmt;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use jiff::tz::TimeZone;
@@ -136,7 +139,7 @@ struct RawConfig {
     clock: ClockConfig,
     #[serde(default)]
     samba: Option<Spanned<SambaTable>>,
-    mandates: Option<Spanned<MandateConfig>>,
+    mandates: Option<Spanned<RawMandates>>,
     /// Read only to reject it with a clear message.
     principal: Option<Spanned<toml::Value>>,
     #[serde(default)]
@@ -156,6 +159,16 @@ struct RawPanel {
     ehealth_ca: Option<Spanned<toml::Value>>,
     eid_roots: Option<Spanned<toml::Value>>,
     riziv_format_only: Option<Spanned<toml::Value>>,
+}
+
+/// The `[mandates]` table as written, with the span of each path for its problems.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMandates {
+    ehealth_ca: Option<Spanned<PathBuf>>,
+    eid_roots: Option<Spanned<PathBuf>>,
+    #[serde(default)]
+    riziv_check: RizivCheck,
 }
 
 /// The `[clock]` table.
@@ -200,17 +213,13 @@ impl Default for PanelConfig {
 
 /// The `[mandates]` table: what `practicebox setup`, `practicebox mandate` and the panel's
 /// mandate wizard check against.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MandateConfig {
     /// PEM file of the eHealth CA certificates that doctors' certificates must chain to.
-    #[serde(default = "default_ehealth_ca")]
     pub ehealth_ca: PathBuf,
     /// PEM file of the Belgian eID root certificates.
-    #[serde(default = "default_eid_roots")]
     pub eid_roots: PathBuf,
     /// The check of RIZIV numbers: check digits (`strict`) or 11 digits only (`format_only`).
-    #[serde(default)]
     pub riziv_check: RizivCheck,
 }
 
@@ -335,7 +344,12 @@ impl Checker<'_> {
 
     fn resolve(&mut self, raw: RawConfig) -> Option<ServiceConfig> {
         let data_dir = self.absolute("data_dir", &raw.data_dir);
-        let share_root = self.absolute("share_root", &raw.share_root);
+        let share_root = match (self.absolute("share_root", &raw.share_root), &data_dir) {
+            (Some(root), Some(data_dir)) => {
+                self.share_root_apart(root, &raw.share_root.span(), data_dir)
+            }
+            (root, _) => root,
+        };
         let fetch_interval = self.interval(raw.fetch_interval.as_ref());
         let time_zone = self.time_zone(raw.time_zone.as_ref());
         let routing_profile = self.routing_profile(raw.routing_profile.as_ref());
@@ -388,6 +402,48 @@ impl Checker<'_> {
             format!(
                 "{key} {:?} is not an absolute path; write the full path, such as /var/lib/practicebox",
                 path.display().to_string()
+            ),
+        );
+        None
+    }
+
+    /// Rejects a `share_root` that is `data_dir`, lies inside it or contains it, because the
+    /// share would give the EMD the store, the credential vault and the held messages.
+    // NOTE: the paths are compared as written, after removing `.` and `..`, so a symbolic link
+    // that leads from one folder into the other is not detected.
+    fn share_root_apart(
+        &mut self,
+        share_root: PathBuf,
+        span: &Range<usize>,
+        data_dir: &Path,
+    ) -> Option<PathBuf> {
+        let root = normalise(&share_root);
+        let data = normalise(data_dir);
+        let relation = if root == data {
+            "is the same folder as"
+        } else if root.starts_with(&data) {
+            "is inside"
+        } else if data.starts_with(&root) {
+            "contains"
+        } else {
+            return Some(share_root);
+        };
+        let example = Path::new("/srv/practicebox");
+        let fix = if example.starts_with(&data) || data.starts_with(example) {
+            "set share_root to a folder outside data_dir".to_owned()
+        } else {
+            format!(
+                "set share_root to a folder outside data_dir, such as {}",
+                example.display()
+            )
+        };
+        self.problem(
+            span,
+            format!(
+                "share_root {} {relation} data_dir {}, so the share would give the EMD the \
+                 store, the credential vault and the held messages; {fix}",
+                share_root.display(),
+                data_dir.display()
             ),
         );
         None
@@ -457,31 +513,42 @@ impl Checker<'_> {
         }
     }
 
-    fn mandates(&mut self, value: Option<Spanned<MandateConfig>>) -> Option<MandateConfig> {
+    fn mandates(&mut self, value: Option<Spanned<RawMandates>>) -> Option<MandateConfig> {
         let Some(value) = value else {
             return Some(MandateConfig::default());
         };
-        let span = value.span();
-        let config = value.into_inner();
-        let mut valid = true;
-        for (key, path, example) in [
-            ("ehealth_ca", &config.ehealth_ca, default_ehealth_ca()),
-            ("eid_roots", &config.eid_roots, default_eid_roots()),
-        ] {
-            if !path.is_absolute() {
-                self.problem(
-                    &span,
-                    format!(
-                        "{key} {:?} in [mandates] is not an absolute path; write the full path, \
-                         such as {}",
-                        path.display().to_string(),
-                        example.display()
-                    ),
-                );
-                valid = false;
-            }
+        let raw = value.into_inner();
+        let ehealth_ca = self.trust_anchor_path("ehealth_ca", raw.ehealth_ca, default_ehealth_ca());
+        let eid_roots = self.trust_anchor_path("eid_roots", raw.eid_roots, default_eid_roots());
+        Some(MandateConfig {
+            ehealth_ca: ehealth_ca?,
+            eid_roots: eid_roots?,
+            riziv_check: raw.riziv_check,
+        })
+    }
+
+    /// Checks a trust anchor path of `[mandates]`, reporting a relative one on its own line.
+    fn trust_anchor_path(
+        &mut self,
+        key: &str,
+        value: Option<Spanned<PathBuf>>,
+        default: PathBuf,
+    ) -> Option<PathBuf> {
+        let Some(value) = value else {
+            return Some(default);
+        };
+        if value.get_ref().is_absolute() {
+            return Some(value.into_inner());
         }
-        valid.then_some(config)
+        self.problem(
+            &value.span(),
+            format!(
+                "{key} {:?} in [mandates] is not an absolute path; write the full path, such as {}",
+                value.get_ref().display().to_string(),
+                default.display()
+            ),
+        );
+        None
     }
 
     /// Resolves `[panel]`, reporting each key of earlier versions with the key to use instead.
@@ -530,6 +597,22 @@ impl Checker<'_> {
 pub fn parse_interval(text: &str) -> Option<Duration> {
     let signed: jiff::SignedDuration = text.trim().parse().ok()?;
     Duration::try_from(signed).ok()
+}
+
+/// Removes `.` and `..` components and trailing slashes from an absolute `path` without
+/// reading the file system. A `..` at the root stays at the root.
+pub(crate) fn normalise(path: &Path) -> PathBuf {
+    let mut normalised = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                normalised.pop();
+            }
+            other => normalised.push(other),
+        }
+    }
+    normalised
 }
 
 /// The 1-based line of the start of `span`.
@@ -611,13 +694,111 @@ mod tests {
             &format!("eid_roots = \"{}/eid-roots.pem\"", dir.path().display()),
             "eid_roots = \"eid-roots.pem\"",
         );
-        let error = ServiceConfig::parse(&text, Path::new("box.toml")).unwrap_err();
-        assert!(
-            error.to_string().starts_with(
-                "box.toml:8: eid_roots \"eid-roots.pem\" in [mandates] is not an absolute path"
-            ),
-            "{error}"
+        let text = text.replace(
+            "[mandates]\n",
+            "[mandates]\nriziv_check = \"strict\"\nehealth_ca = \"ca.pem\"\n",
         );
+        let text = text.replace("riziv_check = \"format_only\"\n", "");
+
+        let error = ServiceConfig::parse(&text, Path::new("box.toml")).unwrap_err();
+
+        let lines: Vec<String> = error.problems.iter().map(ToString::to_string).collect();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(
+            lines[0].starts_with(
+                "box.toml:10: ehealth_ca \"ca.pem\" in [mandates] is not an absolute path"
+            ),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[0].ends_with("such as /etc/practicebox/ehealth-ca.pem"),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[1].starts_with(
+                "box.toml:11: eid_roots \"eid-roots.pem\" in [mandates] is not an absolute path"
+            ),
+            "{}",
+            lines[1]
+        );
+    }
+
+    /// Parses a configuration with data_dir /var/lib/practicebox, the given share_root and
+    /// `extra` appended, and returns its problems.
+    fn share_root_problems(share_root: &str, extra: &str) -> Vec<String> {
+        let text =
+            format!("data_dir = \"/var/lib/practicebox\"\nshare_root = \"{share_root}\"\n{extra}");
+        match ServiceConfig::parse(&text, Path::new("box.toml")) {
+            Ok(_) => panic!("share_root {share_root:?} accepted"),
+            Err(error) => error.problems.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn share_root_overlapping_data_dir_rejected() {
+        let cases = [
+            ("/var/lib/practicebox", "is the same folder as"),
+            ("/var/lib/practicebox/", "is the same folder as"),
+            ("/var/lib/./practicebox", "is the same folder as"),
+            ("/var/lib/other/../practicebox", "is the same folder as"),
+            ("/var/lib/practicebox/shares", "is inside"),
+            ("/var/lib", "contains"),
+            ("/", "contains"),
+        ];
+        for (share_root, relation) in cases {
+            for extra in ["", "\n[samba]\npractice_user = \"pbx-emd\"\n"] {
+                let lines = share_root_problems(share_root, extra);
+                assert_eq!(lines.len(), 1, "{share_root} with {extra:?}: {lines:?}");
+                let expected = format!(
+                    "box.toml:2: share_root {share_root} {relation} data_dir /var/lib/practicebox"
+                );
+                assert!(lines[0].starts_with(&expected), "{}", lines[0]);
+                assert!(lines[0].contains("the credential vault"), "{}", lines[0]);
+                assert!(
+                    lines[0].ends_with(
+                        "set share_root to a folder outside data_dir, such as /srv/practicebox"
+                    ),
+                    "{}",
+                    lines[0]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn share_root_beside_data_dir_accepted() {
+        for share_root in [
+            "/var/lib/practicebox-shares",
+            "/var/lib/practice",
+            "/srv/practicebox",
+        ] {
+            let text = format!(
+                "data_dir = \"/var/lib/practicebox\"\nshare_root = \"{share_root}\"\n\n\
+                 [samba]\npractice_user = \"pbx-emd\"\n"
+            );
+            let config = ServiceConfig::parse(&text, Path::new("box.toml")).unwrap();
+            assert_eq!(config.share_root, Path::new(share_root));
+        }
+    }
+
+    #[test]
+    fn share_root_example_left_out_when_it_overlaps() {
+        let text = "data_dir = \"/srv/practicebox/data\"\nshare_root = \"/srv\"\n";
+        let error = ServiceConfig::parse(text, Path::new("box.toml")).unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.ends_with("set share_root to a folder outside data_dir"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn normalise_removes_dots() {
+        assert_eq!(normalise(Path::new("/a/./b/../c/")), Path::new("/a/c"));
+        assert_eq!(normalise(Path::new("/../a")), Path::new("/a"));
+        assert_eq!(normalise(Path::new("/")), Path::new("/"));
     }
 
     #[test]

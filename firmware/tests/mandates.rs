@@ -24,6 +24,7 @@ use jiff::Timestamp;
 use jiff::civil::{Date, date};
 use pcscd_support::{CARD_WAIT, in_private_pcscd};
 use practicebox::config::ServiceConfig;
+use practicebox::ehealth::keystore::KeystoreError;
 use practicebox::eid::{EidCard, EidError};
 use practicebox::mandates::command::{
     self, Answers, BoxOptions, DoctorOptions, Prompter, RemoveArgs,
@@ -704,6 +705,139 @@ fn rejected_inputs_change_nothing() {
     doctor.pin_file = Some(test_box.path("mandator.pin"));
     let error = rejected(&test_box, &doctor, None, &card);
     assert!(error.to_string().contains("expired on"), "{error}");
+}
+
+/// Runs `purpose` through [`command::run_with_card`] with a connection that fails and records
+/// that it was called, and returns the error and whether the eID was requested.
+fn run_without_card(
+    test_box: &TestBox,
+    config: &ServiceConfig,
+    purpose: Purpose,
+    doctor: &DoctorOptions,
+    end_date: Option<Date>,
+) -> (anyhow::Error, bool) {
+    let mut requested = false;
+    let connect = || -> anyhow::Result<EidCard<InProcessTransport>> {
+        requested = true;
+        anyhow::bail!("no eID in the reader")
+    };
+    let answers = Answers { doctor, end_date };
+    let error = command::run_with_card(
+        purpose,
+        config,
+        &answers,
+        connect,
+        &mut ScriptedPrompter::default(),
+        &mut ChaCha20Rng::seed_from_u64(5),
+        now(),
+    )
+    .unwrap_err();
+    assert!(
+        files_under(&test_box.config.data_dir).is_empty(),
+        "{error} left files in the data folder"
+    );
+    (error, requested)
+}
+
+#[test]
+fn answers_checked_before_card() {
+    let test_box = TestBox::new();
+    std::fs::write(test_box.path("garbage.pem"), "not a certificate\n").unwrap();
+    let mut missing_ca = test_box.config.clone();
+    missing_ca.mandates.ehealth_ca = test_box.path("missing-ca.pem");
+    let mut garbage_roots = test_box.config.clone();
+    garbage_roots.mandates.eid_roots = test_box.path("garbage.pem");
+
+    let mut bad_insz = test_box.mandator();
+    bad_insz.insz = "85073003329".into();
+    let mut bad_riziv = test_box.mandator();
+    bad_riziv.riziv = "17041218004".into();
+    let mut missing_keystore = test_box.mandator();
+    missing_keystore.certificate = test_box.path("missing.acc-p12");
+    let mut empty_name = test_box.mandator();
+    empty_name.first_name = " ".into();
+
+    let config = &test_box.config;
+    type Expected = fn(&MandateError) -> bool;
+    let cases: [(&str, &ServiceConfig, DoctorOptions, Option<Date>, Expected); 7] = [
+        ("INSZ check digits", config, bad_insz, None, |error| {
+            matches!(error, MandateError::Rule(RuleError::InszCheckDigits { .. }))
+        }),
+        ("RIZIV check digits", config, bad_riziv, None, |error| {
+            matches!(
+                error,
+                MandateError::Rule(RuleError::RizivCheckDigits { .. })
+            )
+        }),
+        (
+            "missing keystore",
+            config,
+            missing_keystore,
+            None,
+            |error| matches!(error, MandateError::Keystore(KeystoreError::Read { .. })),
+        ),
+        ("empty first name", config, empty_name, None, |error| {
+            matches!(error, MandateError::Rule(RuleError::EmptyName { .. }))
+        }),
+        (
+            "missing ehealth_ca",
+            &missing_ca,
+            test_box.mandator(),
+            None,
+            |error| matches!(error, MandateError::TrustAnchorsUnreadable { .. }),
+        ),
+        (
+            "garbage eid_roots",
+            &garbage_roots,
+            test_box.mandator(),
+            None,
+            |error| matches!(error, MandateError::TrustAnchorsInvalid { .. }),
+        ),
+        (
+            "end date in the past",
+            config,
+            test_box.mandator(),
+            Some(date(2026, 12, 3)),
+            |error| matches!(error, MandateError::Rule(RuleError::EndDateInPast { .. })),
+        ),
+    ];
+    for (case, config, doctor, end_date, expected) in &cases {
+        for purpose in [Purpose::Setup, Purpose::Mandate] {
+            if end_date.is_some() && purpose == Purpose::Setup {
+                continue;
+            }
+            let (error, requested) =
+                run_without_card(&test_box, config, purpose, doctor, *end_date);
+            assert!(
+                !requested,
+                "{case} ({purpose:?}): the eID was requested: {error}"
+            );
+            assert!(
+                expected(mandate_error(&error)),
+                "{case} ({purpose:?}): {error:#}"
+            );
+        }
+    }
+}
+
+#[test]
+fn valid_answers_reach_the_card() {
+    let test_box = TestBox::new();
+    let answers = Answers {
+        doctor: &test_box.main_doctor(),
+        end_date: None,
+    };
+    let outcome = command::run_with_card(
+        Purpose::Setup,
+        &test_box.config,
+        &answers,
+        || Ok(EidCard::open(InProcessTransport::new(main_card()))?),
+        &mut ScriptedPrompter::default(),
+        &mut ChaCha20Rng::seed_from_u64(5),
+        now(),
+    )
+    .unwrap();
+    assert!(matches!(outcome, Outcome::Setup(_)), "{outcome:?}");
 }
 
 #[test]

@@ -85,7 +85,7 @@ impl Checker<'_> {
             ),
         };
         if let Some(root) = share_root
-            && path.starts_with(root)
+            && super::normalise(&path).starts_with(super::normalise(root))
         {
             self.problem(
                 &span,

@@ -2,7 +2,8 @@
 //!
 //! The terminal drives the [`Workflow`]: values come from the options, the password and the PIN
 //! from a prompt without echo (or from `--password-file` and `--pin-file`), and the eID from
-//! pcscd. The first failed step ends the command with its error; nothing is stored then.
+//! pcscd. The answers that need no eID are checked before the command asks for the card. The
+//! first failed step ends the command with its error; nothing is stored then.
 
 use std::fs;
 use std::io::{self, BufRead, Write};
@@ -16,6 +17,7 @@ use rand::CryptoRng;
 use zeroize::Zeroizing;
 
 use super::grant::{self, Purpose, TypedDetails};
+use super::rules::{self, RuleError};
 use super::signer::MandateSigner;
 use super::status::{self, MandateStatus};
 use super::verify::{self, VerificationReport};
@@ -363,19 +365,68 @@ pub fn run_workflow<R: CryptoRng>(
     Ok(drive(purpose, answers, &mut env, prompter)?)
 }
 
+/// Checks every answer that needs no eID, with the errors of the workflow's own steps: the trust
+/// anchor files, the keystore file, the secret files, the names, the INSZ and RIZIV numbers, and
+/// that the end date is not in the past. Reads files only and writes nothing.
+pub fn check_before_card(
+    config: &ServiceConfig,
+    answers: &Answers<'_>,
+    now: Timestamp,
+) -> Result<(), MandateError> {
+    let doctor = answers.doctor;
+    super::load_ehealth_anchors(&config.mandates.ehealth_ca)?;
+    super::load_eid_anchors(&config.mandates.eid_roots)?;
+    read_certificate(&doctor.certificate)?;
+    for (file, kind) in [
+        (&doctor.password_file, SecretKind::Password),
+        (&doctor.pin_file, SecretKind::Pin),
+    ] {
+        if let Some(path) = file {
+            read_secret_file(path, kind)?;
+        }
+    }
+
+    rules::clean_name("family name", &doctor.name)?;
+    rules::clean_name("first name", &doctor.first_name)?;
+    rules::check_insz(doctor.insz.trim())?;
+    rules::check_riziv(doctor.riziv.trim(), config.mandates.riziv_check)?;
+    if let Some(end) = answers.end_date {
+        let today = rules::utc_date(now);
+        if end < today {
+            return Err(RuleError::EndDateInPast { end, today }.into());
+        }
+    }
+    Ok(())
+}
+
+/// Runs a setup or a mandate: checks the answers with [`check_before_card`], and only then
+/// calls `connect` for the eID and drives the workflow with it.
+pub fn run_with_card<S: MandateSigner, R: CryptoRng>(
+    purpose: Purpose,
+    config: &ServiceConfig,
+    answers: &Answers<'_>,
+    connect: impl FnOnce() -> anyhow::Result<S>,
+    prompter: &mut dyn Prompter,
+    rng: &mut R,
+    now: Timestamp,
+) -> anyhow::Result<Outcome> {
+    check_before_card(config, answers, now)?;
+    let mut card = connect()?;
+    run_workflow(purpose, config, answers, &mut card, prompter, rng, now)
+}
+
 /// `practicebox setup`.
 pub fn run_setup(args: &SetupArgs) -> anyhow::Result<()> {
     let config = args.box_options.load()?;
-    let mut card = connect_eid(&args.doctor)?;
     let answers = Answers {
         doctor: &args.doctor,
         end_date: None,
     };
-    run_workflow(
+    run_with_card(
         Purpose::Setup,
         &config,
         &answers,
-        &mut card,
+        || connect_eid(&args.doctor),
         &mut Terminal,
         &mut rand::rng(),
         Timestamp::now(),
@@ -389,16 +440,15 @@ pub fn run_mandate(command: &MandateCommand) -> anyhow::Result<()> {
     match command {
         MandateCommand::Add(args) => {
             let config = args.box_options.load()?;
-            let mut card = connect_eid(&args.doctor)?;
             let answers = Answers {
                 doctor: &args.doctor,
                 end_date: args.end_date,
             };
-            run_workflow(
+            run_with_card(
                 Purpose::Mandate,
                 &config,
                 &answers,
-                &mut card,
+                || connect_eid(&args.doctor),
                 &mut Terminal,
                 &mut rand::rng(),
                 now,

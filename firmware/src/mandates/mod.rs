@@ -62,6 +62,36 @@ pub struct MandateSettings {
     pub box_id: String,
 }
 
+/// A trust anchor file named in the `[mandates]` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnchorFile {
+    /// `ehealth_ca`: the CAs of doctors' eHealth certificates.
+    EhealthCa,
+    /// `eid_roots`: the Belgian eID roots.
+    EidRoots,
+}
+
+impl AnchorFile {
+    /// Returns the key in `[mandates]` that names the file.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::EhealthCa => "ehealth_ca",
+            Self::EidRoots => "eid_roots",
+        }
+    }
+
+    /// Returns a description of the certificates that the file must contain.
+    pub fn contents(self) -> &'static str {
+        match self {
+            Self::EhealthCa => {
+                "the CA certificates of the eHealth platform that issue doctors' eHealth \
+                 certificates"
+            }
+            Self::EidRoots => "the Belgian eID root certificates",
+        }
+    }
+}
+
 /// A mandate or setup that failed. Every message names the value and the fix; none contains a
 /// password or a PIN.
 #[derive(Debug, thiserror::Error)]
@@ -85,8 +115,28 @@ pub enum MandateError {
     SignatureRejected(Finding),
     #[error("no mandate of INSZ {insz} is in force; `practicebox mandate list` shows the mandates")]
     NoMandate { insz: String },
-    #[error("cannot read the trust anchors {path}: {reason}; install the PEM file there")]
-    TrustAnchors { path: PathBuf, reason: String },
+    #[error(
+        "cannot read the trust anchor file {path} ({key} in [mandates]): {reason}; install a \
+         PEM file there with {contents}, or set {key} to the file that contains them",
+        key = .file.key(),
+        contents = .file.contents()
+    )]
+    TrustAnchorsUnreadable {
+        file: AnchorFile,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error(
+        "the trust anchor file {path} ({key} in [mandates]) is invalid: {reason}; it must \
+         contain PEM CERTIFICATE blocks (-----BEGIN CERTIFICATE-----) of {contents}",
+        key = .file.key(),
+        contents = .file.contents()
+    )]
+    TrustAnchorsInvalid {
+        file: AnchorFile,
+        path: PathBuf,
+        reason: String,
+    },
     #[error("the {step} step does not take {input}; give the input the screen asks for")]
     UnexpectedInput { step: String, input: String },
     #[error("a step was skipped; start the mandate again")]
@@ -138,34 +188,128 @@ pub fn load_or_create_box_id<R: CryptoRng>(
 
 /// Reads eHealth CA certificates from a PEM file.
 pub fn load_ehealth_anchors(path: &Path) -> Result<Vec<StoredCertificate>, MandateError> {
-    let fail = |reason: String| MandateError::TrustAnchors {
+    let pem = read_anchor_file(AnchorFile::EhealthCa, path)?;
+    let invalid = |reason: String| MandateError::TrustAnchorsInvalid {
+        file: AnchorFile::EhealthCa,
         path: path.to_owned(),
         reason,
     };
-    let pem = fs::read(path).map_err(|error| fail(error.to_string()))?;
     let certificates =
-        x509_cert::Certificate::load_pem_chain(&pem).map_err(|error| fail(error.to_string()))?;
+        x509_cert::Certificate::load_pem_chain(&pem).map_err(|error| invalid(error.to_string()))?;
     if certificates.is_empty() {
-        return Err(fail("no CERTIFICATE block".into()));
+        return Err(invalid("no CERTIFICATE block".into()));
     }
     certificates
         .into_iter()
         .map(|certificate| {
-            StoredCertificate::from_parsed(certificate).map_err(|error| fail(error.to_string()))
+            StoredCertificate::from_parsed(certificate).map_err(|error| invalid(error.to_string()))
         })
         .collect()
 }
 
 /// Reads the Belgian eID roots from a PEM file.
 pub fn load_eid_anchors(path: &Path) -> Result<TrustAnchors, MandateError> {
-    let fail = |reason: String| MandateError::TrustAnchors {
+    let pem = read_anchor_file(AnchorFile::EidRoots, path)?;
+    let invalid = |reason: String| MandateError::TrustAnchorsInvalid {
+        file: AnchorFile::EidRoots,
         path: path.to_owned(),
         reason,
     };
-    let pem = fs::read(path).map_err(|error| fail(error.to_string()))?;
-    let anchors = TrustAnchors::from_pem(&pem).map_err(|error| fail(error.to_string()))?;
+    let anchors = TrustAnchors::from_pem(&pem).map_err(|error| invalid(error.to_string()))?;
     if anchors.is_empty() {
-        return Err(fail("no CERTIFICATE block".into()));
+        return Err(invalid("no CERTIFICATE block".into()));
     }
     Ok(anchors)
+}
+
+fn read_anchor_file(file: AnchorFile, path: &Path) -> Result<Vec<u8>, MandateError> {
+    fs::read(path).map_err(|error| MandateError::TrustAnchorsUnreadable {
+        file,
+        path: path.to_owned(),
+        reason: error.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+
+    #[test]
+    fn missing_anchor_files_name_contents() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing.pem");
+
+        let message = load_ehealth_anchors(&path).unwrap_err().to_string();
+        assert!(
+            message.starts_with(&format!(
+                "cannot read the trust anchor file {} (ehealth_ca in [mandates]): ",
+                path.display()
+            )),
+            "{message}"
+        );
+        assert!(
+            message.contains(
+                "install a PEM file there with the CA certificates of the eHealth platform that \
+                 issue doctors' eHealth certificates, or set ehealth_ca to the file"
+            ),
+            "{message}"
+        );
+
+        let message = load_eid_anchors(&path).unwrap_err().to_string();
+        assert!(message.contains("(eid_roots in [mandates])"), "{message}");
+        assert!(
+            message.contains("with the Belgian eID root certificates, or set eid_roots"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn garbage_anchor_files_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            ("empty.pem", ""),
+            ("text.pem", "these are not certificates\n"),
+            (
+                "broken.pem",
+                "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n",
+            ),
+        ];
+        for (name, text) in cases {
+            let path = dir.path().join(name);
+            fs::write(&path, text).unwrap();
+
+            let error = load_ehealth_anchors(&path).unwrap_err();
+            assert!(
+                matches!(error, MandateError::TrustAnchorsInvalid { .. }),
+                "{name}: {error}"
+            );
+            let message = error.to_string();
+            assert!(
+                message.starts_with(&format!(
+                    "the trust anchor file {} (ehealth_ca in [mandates]) is invalid: ",
+                    path.display()
+                )),
+                "{message}"
+            );
+            assert!(
+                message.contains("it must contain PEM CERTIFICATE blocks"),
+                "{message}"
+            );
+            assert!(!message.contains("install"), "{message}");
+
+            let error = load_eid_anchors(&path).unwrap_err();
+            assert!(
+                matches!(error, MandateError::TrustAnchorsInvalid { .. }),
+                "{name}: {error}"
+            );
+            assert!(
+                error
+                    .to_string()
+                    .ends_with("PEM CERTIFICATE blocks (-----BEGIN CERTIFICATE-----) of the Belgian eID root certificates"),
+                "{error}"
+            );
+        }
+    }
 }

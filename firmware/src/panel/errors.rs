@@ -70,9 +70,9 @@ pub fn describe_mandate_error(error: &MandateError) -> Message {
         MandateError::Store(_) | MandateError::Credentials(_) => Message::new(Text::ErrorStorage),
         MandateError::SignatureRejected(_) => Message::new(Text::ErrorSignatureRejected),
         MandateError::NoMandate { .. } => Message::new(Text::RemoveNone),
-        MandateError::TrustAnchors { .. } | MandateError::BoxIdentity { .. } => {
-            Message::new(Text::ErrorBoxSetup)
-        }
+        MandateError::TrustAnchorsUnreadable { .. }
+        | MandateError::TrustAnchorsInvalid { .. }
+        | MandateError::BoxIdentity { .. } => Message::new(Text::ErrorBoxSetup),
         MandateError::Cancelled => Message::new(Text::WizardCancelled),
         MandateError::UnexpectedInput { .. }
         | MandateError::StepOrder

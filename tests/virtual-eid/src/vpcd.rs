@@ -6,19 +6,27 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crate::card::{Reply, VirtualCard};
 
 /// A shared virtual card, so that a test can arm knobs while vpcd talks to it.
 pub type SharedCard = Arc<Mutex<VirtualCard>>;
 
+/// How long [`VpcdConnection::remove`] waits for vpcd's next presence check. pcscd checks a
+/// vpcd reader about every 400 ms; the rest is a margin for a loaded machine.
+const REMOVAL_WAIT: Duration = Duration::from_secs(5);
+
 /// A running vpcd connection.
 #[derive(Debug)]
 pub struct VpcdConnection {
     stream: TcpStream,
     thread: Option<JoinHandle<io::Result<()>>>,
+    /// Set by [`remove`](Self::remove): the next presence check finds no card.
+    removing: Arc<AtomicBool>,
 }
 
 impl VpcdConnection {
@@ -27,12 +35,15 @@ impl VpcdConnection {
     pub fn serve(stream: TcpStream, card: SharedCard) -> io::Result<Self> {
         stream.set_nodelay(true)?;
         let reader = stream.try_clone()?;
+        let removing = Arc::new(AtomicBool::new(false));
+        let thread_removing = Arc::clone(&removing);
         let thread = std::thread::Builder::new()
             .name("virtual-eid-vpcd".into())
-            .spawn(move || serve_loop(reader, &card))?;
+            .spawn(move || serve_loop(reader, &card, &thread_removing))?;
         Ok(Self {
             stream,
             thread: Some(thread),
+            removing,
         })
     }
 
@@ -42,8 +53,23 @@ impl VpcdConnection {
         Self::serve(stream, card)
     }
 
-    /// Pulls the card out of the virtual reader by closing the connection.
+    /// Pulls the card out of the virtual reader, and returns once pcscd has seen it go.
+    ///
+    /// Closing the connection at once would leave pcscd reporting the card as present until its
+    /// next presence check. A PC/SC client that connects in between, such as a quick test that
+    /// inserts the next card, would then talk to a card that is gone. Instead the connection
+    /// answers vpcd's next presence check (its ATR request) by closing, which pcscd then records
+    /// as a removal. Without a presence check within a few seconds (no pcscd), the connection
+    /// closes anyway.
     pub fn remove(mut self) -> io::Result<()> {
+        self.removing.store(true, Ordering::SeqCst);
+        let started = Instant::now();
+        while let Some(thread) = &self.thread {
+            if thread.is_finished() || started.elapsed() > REMOVAL_WAIT {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         self.close()
     }
 
@@ -75,7 +101,7 @@ impl Drop for VpcdConnection {
     }
 }
 
-fn serve_loop(mut stream: TcpStream, card: &SharedCard) -> io::Result<()> {
+fn serve_loop(mut stream: TcpStream, card: &SharedCard, removing: &AtomicBool) -> io::Result<()> {
     loop {
         let Some(message) = read_message(&mut stream)? else {
             return Ok(());
@@ -86,7 +112,7 @@ fn serve_loop(mut stream: TcpStream, card: &SharedCard) -> io::Result<()> {
             [0x01] => {}
             [0x02] => card.reset(),
             [0x04] => {
-                if card.is_removed() {
+                if card.is_removed() || removing.load(Ordering::SeqCst) {
                     return close(&stream);
                 }
                 write_message(&mut stream, &card.atr())?;

@@ -9,13 +9,18 @@
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
+#[path = "support/doctors.rs"]
+mod doctors;
 mod panel_support;
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use ehealth_sim::pki::{DoctorSpec, KeystoreOptions, TestPki};
-use jiff::Timestamp;
+use doctors::{
+    MAIN_PIN, MAIN_RIZIV, MAIN_SSIN, MANDATOR_PIN, MANDATOR_RIZIV, MANDATOR_SSIN, generate_pki,
+    keystore_index, main_card, mandator_card, now, write_trust_anchors,
+};
+use ehealth_sim::pki::TestPki;
 use jiff::tz::TimeZone;
 use panel_support::Snapshots;
 use practicebox::credentials::CredentialVault;
@@ -34,49 +39,12 @@ use practicebox::store::{Store, StoreHandle};
 use practicebox_hardware::sim::{ScriptStep, ScriptedButtons};
 use practicebox_hardware::{Button, ButtonConfig, Frame, ManualClock};
 use rand::SeedableRng;
-use virtual_eid::{Applet, CardProfile, InProcessTransport, PinpadInput, SharedCard, VirtualCard};
+use virtual_eid::{InProcessTransport, PinpadInput, SharedCard};
 use zeroize::Zeroizing;
-
-const MAIN_SSIN: &str = "78031414230";
-const MAIN_RIZIV: &str = "17139009004";
-const MANDATOR_SSIN: &str = virtual_eid::DEFAULT_SSIN;
-const MANDATOR_RIZIV: &str = "17041217004";
-const MAIN_PIN: &str = "802613";
-const MANDATOR_PIN: &str = "739184";
-
-fn now() -> Timestamp {
-    "2026-12-04T12:00:00Z".parse().unwrap()
-}
 
 fn pki() -> &'static TestPki {
     static PKI: OnceLock<TestPki> = OnceLock::new();
-    PKI.get_or_init(|| {
-        let doctors = [
-            DoctorSpec::new("Lotte", "Vermeiren", MAIN_SSIN, MAIN_RIZIV),
-            DoctorSpec::new(
-                "Jan-Willem Alexandre",
-                "Vandenberghe-Lemaître",
-                MANDATOR_SSIN,
-                MANDATOR_RIZIV,
-            ),
-        ];
-        TestPki::generate_with(12, now(), &doctors, &KeystoreOptions::fast()).unwrap()
-    })
-}
-
-fn mandator_card() -> SharedCard {
-    let mut profile = CardProfile::new(Applet::V1_8);
-    profile.pin = Zeroizing::new(MANDATOR_PIN.into());
-    virtual_eid::shared(VirtualCard::new(&profile).unwrap())
-}
-
-fn main_card() -> SharedCard {
-    let mut profile = CardProfile::new(Applet::V1_8);
-    profile.ssin = MAIN_SSIN.into();
-    profile.name = "Vermeiren".into();
-    profile.first_names = "Lotte Maria".into();
-    profile.pin = Zeroizing::new(MAIN_PIN.into());
-    virtual_eid::shared(VirtualCard::new(&profile).unwrap())
+    PKI.get_or_init(|| generate_pki(&[]))
 }
 
 /// A card in a reader: with `pinpad`, a reader that offers secure PIN entry, and what the
@@ -208,7 +176,7 @@ impl Bench {
         self.presses(Button::Down, entry);
         self.press(Button::Ok);
         self.press(Button::Ok);
-        self.presses(Button::Down, keystore_index(ssin));
+        self.presses(Button::Down, keystore_index(pki(), ssin));
         self.press(Button::Ok);
         self.type_text(&pki().doctor(ssin).unwrap().keystore.password);
         assert_eq!(self.step(), Some(Step::Details));
@@ -220,41 +188,13 @@ impl Bench {
 
 /// Builds the mandate settings from the test PKI's roots and a fixed box identity.
 fn settings(root: &std::path::Path) -> MandateSettings {
-    let ehealth_ca = root.join("ehealth-ca.pem");
-    std::fs::write(&ehealth_ca, pki().root.certificate_pem().unwrap()).unwrap();
-    let card = mandator_card();
-    let eid_root = card
-        .lock()
-        .unwrap()
-        .image()
-        .unwrap()
-        .pki
-        .root
-        .pem()
-        .unwrap();
-    let eid_roots = root.join("eid-roots.pem");
-    std::fs::write(&eid_roots, eid_root).unwrap();
+    write_trust_anchors(root, pki(), &mandator_card());
     MandateSettings {
-        ehealth_anchors: mandates::load_ehealth_anchors(&ehealth_ca).unwrap(),
-        eid_anchors: mandates::load_eid_anchors(&eid_roots).unwrap(),
+        ehealth_anchors: mandates::load_ehealth_anchors(&root.join("ehealth-ca.pem")).unwrap(),
+        eid_anchors: mandates::load_eid_anchors(&root.join("eid-roots.pem")).unwrap(),
         riziv_check: RizivCheck::Strict,
         box_id: "pbx-0a1b2c3d4e5f60718293a4b5c6d7e8f9".to_owned(),
     }
-}
-
-/// Returns the position of `ssin`'s keystore in the wizard's sorted list.
-fn keystore_index(ssin: &str) -> usize {
-    let mut names: Vec<&str> = pki()
-        .doctors
-        .iter()
-        .map(|doctor| doctor.keystore.file_name.as_str())
-        .collect();
-    names.sort();
-    let name = &pki().doctor(ssin).unwrap().keystore.file_name;
-    names
-        .iter()
-        .position(|candidate| candidate == name)
-        .unwrap()
 }
 
 fn digits(pin: &str) -> Option<PinpadInput> {

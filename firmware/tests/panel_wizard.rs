@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use doctors::{
     MAIN_PIN, MAIN_RIZIV, MAIN_SSIN, MANDATOR_NAME, MANDATOR_PIN, MANDATOR_RIZIV, MANDATOR_SSIN,
-    PKI_SEED, generate_pki, main_card, mandator_card, now, write_trust_anchors,
+    PKI_SEED, generate_pki, keystore_index, main_card, mandator_card, now, write_trust_anchors,
 };
 use ehealth_sim::pki::TestPki;
 use ehealth_sim::server::{SimConfig, Simulator};
@@ -342,21 +342,6 @@ fn settings(root: &Path) -> MandateSettings {
     }
 }
 
-/// Returns the position of `ssin`'s keystore in the wizard's sorted list.
-fn keystore_index(ssin: &str) -> usize {
-    let mut names: Vec<&str> = pki()
-        .doctors
-        .iter()
-        .map(|doctor| doctor.keystore.file_name.as_str())
-        .collect();
-    names.sort();
-    let name = &pki().doctor(ssin).unwrap().keystore.file_name;
-    names
-        .iter()
-        .position(|candidate| candidate == name)
-        .unwrap()
-}
-
 fn password(ssin: &str) -> String {
     pki().doctor(ssin).unwrap().keystore.password.clone()
 }
@@ -386,7 +371,7 @@ fn set_up_main_doctor(bench: &mut Bench) {
     bench.snapshot_waiting("reading-stick", Language::Dutch);
     bench.snapshot("certificates");
 
-    bench.presses(Button::Down, keystore_index(MAIN_SSIN));
+    bench.presses(Button::Down, keystore_index(pki(), MAIN_SSIN));
     bench.press(Button::Ok);
     assert_eq!(bench.step(), Some(Step::Password));
     bench.press(Button::Ok);
@@ -436,7 +421,7 @@ fn grant_mandate(bench: &mut Bench, missing_card: bool) {
     bench.press(Button::Ok);
     bench.snapshot("mandate-insert-stick");
     bench.press(Button::Ok);
-    bench.presses(Button::Down, keystore_index(MANDATOR_SSIN));
+    bench.presses(Button::Down, keystore_index(pki(), MANDATOR_SSIN));
     bench.press(Button::Ok);
 
     bench.type_text("not-the-password");
@@ -700,7 +685,7 @@ fn card_pulled_while_signing_then_retried() {
     bench.press(Button::Ok);
     bench.press(Button::Ok);
     bench.press(Button::Ok);
-    bench.presses(Button::Down, keystore_index(MANDATOR_SSIN));
+    bench.presses(Button::Down, keystore_index(pki(), MANDATOR_SSIN));
     bench.press(Button::Ok);
     bench.type_text(&password(MANDATOR_SSIN));
     bench.type_text(MANDATOR_RIZIV);

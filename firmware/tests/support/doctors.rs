@@ -88,3 +88,18 @@ pub fn write_trust_anchors(dir: &Path, pki: &TestPki, card: &SharedCard) {
         .unwrap();
     std::fs::write(dir.join("eid-roots.pem"), eid_root).unwrap();
 }
+
+/// Returns the position of `ssin`'s keystore in the wizard's list, which is sorted by file name.
+pub fn keystore_index(pki: &TestPki, ssin: &str) -> usize {
+    let mut names: Vec<&str> = pki
+        .doctors
+        .iter()
+        .map(|doctor| doctor.keystore.file_name.as_str())
+        .collect();
+    names.sort();
+    let name = &pki.doctor(ssin).unwrap().keystore.file_name;
+    names
+        .iter()
+        .position(|candidate| candidate == name)
+        .unwrap()
+}

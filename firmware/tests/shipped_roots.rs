@@ -85,7 +85,7 @@ fn citizen_ca_202002() -> Certificate {
     certificates.remove(0)
 }
 
-/// A day when the Citizen CA and Belgium Root CA6 are both valid.
+/// Returns a day when the Citizen CA and Belgium Root CA6 are both valid.
 fn valid_day() -> Timestamp {
     "2026-12-04T12:00:00Z".parse().unwrap()
 }

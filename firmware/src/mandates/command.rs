@@ -2,7 +2,7 @@
 //!
 //! The terminal drives the [`Workflow`]: values come from the options, the password and the PIN
 //! from a prompt without echo (or from `--password-file` and `--pin-file`), and the eID from
-//! pcscd. The answers that need no eID are checked before the command asks for the card. The
+//! pcscd. The inputs that need no eID are checked before the command asks for the card. The
 //! first failed step ends the command with its error; nothing is stored then.
 
 use std::fs;
@@ -365,7 +365,7 @@ pub fn run_workflow<R: CryptoRng>(
     Ok(drive(purpose, answers, &mut env, prompter)?)
 }
 
-/// Checks every answer that needs no eID, with the errors of the workflow's own steps: the trust
+/// Checks every input that needs no eID, with the errors of the workflow's own steps: the trust
 /// anchor files, the keystore file, the secret files, the names, the INSZ and RIZIV numbers, and
 /// that the end date is not in the past. Reads files only and writes nothing.
 pub fn check_before_card(
@@ -399,7 +399,7 @@ pub fn check_before_card(
     Ok(())
 }
 
-/// Runs a setup or a mandate: checks the answers with [`check_before_card`], and only then
+/// Runs a setup or a mandate: checks the inputs with [`check_before_card`], and only then
 /// calls `connect` for the eID and drives the workflow with it.
 pub fn run_with_card<S: MandateSigner, R: CryptoRng>(
     purpose: Purpose,

@@ -1,6 +1,6 @@
 //! Where the mandate wizard finds eHealth keystores: the [`CertificateSource`] trait that the
 //! USB stick implements ([`super::stick_certificates`]), and [`FolderCertificates`], a folder
-//! that stands in for the stick in tests and the demo.
+//! used in place of the stick in tests and the demo.
 //!
 //! The wizard lists the keystores, reads the one the doctor picks, and releases the source when
 //! it ends, whatever the outcome. A stick implementation unmounts there.

@@ -1,9 +1,10 @@
 //! The LED rules on the three LEDs: the status snapshot's [`Led`] decides, one LED at a time.
 //!
-//! The rules themselves live with the snapshot ([`crate::status::snapshot`]): green when every
-//! box was fetched within its interval; amber blinking while a fetch runs, before a box's first
-//! fetch, when a message of a box's last run was held, or when a mandate or certificate ends
-//! within 30 days; red when a box cannot be fetched. The panel only lights the matching LED and turns the two others off.
+//! The rules themselves are in the snapshot module ([`crate::status::snapshot`]). Green: every
+//! box was fetched within its interval. Amber blinking: a fetch runs, a box waits for its first
+//! fetch, a message of a box's last run was held, or a mandate or certificate ends within 30
+//! days. Red: a box cannot be fetched. The panel only lights the matching LED and turns the two
+//! others off.
 
 use practicebox_hardware::{BlinkPattern, Led as LedColour, LedState, Leds, LedsError};
 

@@ -14,9 +14,10 @@
 //! - [`controller`]: the state machine and the menu screens.
 //! - [`wizard`]: the mandate workflow driven with the buttons, with [`entry`] (character and
 //!   date pickers) and [`errors`] (every workflow error in plain words).
-//! - [`certificates`]: the [`CertificateSource`] trait, and a folder that stands in for the USB
-//!   stick; [`stick_certificates`]: the stick on the box, mounted through the helper;
-//!   [`eid_reader`]: opening the eID; [`keys`]: keyboard input, and [`keyboard`]: the USB
+//! - [`certificates`]: the [`CertificateSource`] trait, and a folder used in place of the USB
+//!   stick in tests and the demo.
+//! - [`stick_certificates`]: the stick on the box, mounted through the helper.
+//! - [`eid_reader`]: opening the eID. [`keys`]: keyboard input, and [`keyboard`]: the USB
 //!   keyboards that type it.
 //! - [`gesture`]: short and long presses from button events.
 //! - [`settings`]: the language, kept in the state folder; [`network`]: addresses and shares.

@@ -13,7 +13,7 @@
 //! draws as a waiting screen first and then runs with [`Wizard::run_job`].
 //!
 //! The PIN is typed on the reader when the reader offers secure PIN entry
-//! (`FEATURE_VERIFY_PIN_DIRECT`), so it never reaches the box; the screen then prompts for it
+//! (`FEATURE_VERIFY_PIN_DIRECT`), so it never reaches the box. The screen then prompts for it
 //! while the reader waits. Other readers get the PIN from the digit picker or the keyboard.
 
 use jiff::civil::Date;

@@ -46,8 +46,8 @@
 //!
 //! `image/test` boots the image under qemu with a FAT stick on its USB bus, and `practicebox
 //! stick list`, run there as the service account, mounts it through the socket-activated helper
-//! and finds its keystore. NOTE: that command runs in the host's mount namespace. The
-//! propagation into the service's own namespace has not run in the image; the tests cover it
+//! and finds its keystore. NOTE: that command runs in the host's mount namespace, so the
+//! propagation into the service's own namespace has not run in the image. The tests cover it
 //! only on the helper's code, with real ext4 mounts of loop devices in a private namespace.
 
 mod client;

@@ -58,7 +58,7 @@ impl VpcdConnection {
     /// Closing the connection at once would leave pcscd reporting the card as present until its
     /// next presence check. A PC/SC client that connects in between, such as a quick test that
     /// inserts the next card, would then talk to a card that is gone. Instead the connection
-    /// answers vpcd's next presence check (its ATR request) by closing, which pcscd then records
+    /// closes when vpcd's next presence check (its ATR request) arrives, and pcscd records that
     /// as a removal. Without a presence check within a few seconds (no pcscd), the connection
     /// closes anyway.
     pub fn remove(mut self) -> io::Result<()> {

@@ -522,8 +522,8 @@ mod tests {
             .collect()
     }
 
-    /// Every character reachable with one key, Shift or AltGr, and a dead key followed by
-    /// the space bar.
+    /// Returns every character reachable with one key, Shift or AltGr, and a dead key
+    /// followed by the space bar.
     fn reachable(layout: KeyboardLayout) -> BTreeSet<char> {
         let mut found = BTreeSet::new();
         for code in 0..=255 {

@@ -143,7 +143,7 @@ impl EvdevKeys {
             }
         }
         for name in report.ignored {
-            tracing::debug!(node = %name, "input device that is no keyboard ignored");
+            tracing::debug!(node = %name, "input device ignored: not a keyboard");
         }
         for error in report.problems {
             tracing::warn!(%error, "keyboard not usable");
